@@ -1,0 +1,15 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+// `# Errors` sections are written on public fallible functions; `# Panics` would only ever say
+// "never" (the crate does not panic on input), so that lint is not worth its noise.
+#![allow(clippy::missing_panics_doc)]
+
+pub mod error;
+pub mod migrate;
+pub mod schema;
+
+pub use error::{ConstraintKind, Error, MigrateError, Result};
+pub use schema::{create_database_if_missing, database_exists, ensure_schema, initialize_database};
+
+/// The `rusqlite` this crate is built on, so callers use the same `Connection` type.
+pub use rusqlite;

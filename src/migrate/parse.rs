@@ -1,0 +1,148 @@
+//! Parsing of migration file names and header directives.
+//!
+//! This file is compiled twice: as a module of the crate (for [`Migrator::from_dir`] and
+//! [`Migration::from_file`]) and, through `#[path]`, inside `build.rs`, which embeds
+//! `migrations/*.sql`. One set of rules therefore decides what a migration file means, whether it
+//! is read at build time or at run time. It must not use anything else from the crate.
+//!
+//! [`Migrator::from_dir`]: crate::migrate::Migrator::from_dir
+//! [`Migration::from_file`]: crate::migrate::Migration::from_file
+
+/// The directive that declares a checksum equivalent to the file's own, written in the file's
+/// header comment as `-- pipeline-store: equivalent-checksum <96 hex digits>`.
+pub const EQUIVALENT_CHECKSUM_DIRECTIVE: &str = "pipeline-store: equivalent-checksum";
+
+/// The version and description carried by a migration file name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedName {
+    /// The number before the first `_`.
+    pub version: i64,
+    /// The text after the first `_`, `.sql` removed, every `_` turned into a space.
+    pub description: String,
+}
+
+/// Splits `{version}_{description}.sql` the way sqlx does, with stricter checks: the version is
+/// all ASCII digits and fits in an `i64`, the description is not empty, and reversible
+/// (`.up.sql` / `.down.sql`) files are refused rather than run as plain forward migrations.
+///
+/// The error is the reason, to be wrapped with the file name by the caller.
+pub fn parse_file_name(name: &str) -> Result<ParsedName, String> {
+    let Some(stem) = name.strip_suffix(".sql") else {
+        return Err("the name does not end in `.sql`".to_owned());
+    };
+    if stem.ends_with(".up") || stem.ends_with(".down") {
+        return Err("reversible migrations (`.up.sql` / `.down.sql`) are not supported".to_owned());
+    }
+    let Some((version, description)) = stem.split_once('_') else {
+        return Err("there is no `_` between the version and the description".to_owned());
+    };
+    if version.is_empty() || !version.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("the version `{version}` is not a number"));
+    }
+    let version: i64 = version
+        .parse()
+        .map_err(|_| format!("the version `{version}` does not fit in a 64-bit integer"))?;
+    if description.trim_matches('_').trim().is_empty() {
+        return Err("the description is empty".to_owned());
+    }
+    Ok(ParsedName {
+        version,
+        description: description.replace('_', " "),
+    })
+}
+
+/// Reads the `-- pipeline-store: equivalent-checksum <hex>` directives from the header of a
+/// migration: the leading run of blank lines and `--` comment lines, an optional UTF-8 byte order
+/// mark first. Directives further down are not directives (they could be inside a string).
+///
+/// The error names the 1-based line and the reason.
+pub fn equivalent_checksums(sql: &str) -> Result<Vec<[u8; 48]>, String> {
+    let mut found = Vec::new();
+    let sql = sql.strip_prefix('\u{feff}').unwrap_or(sql);
+    for (index, line) in sql.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let Some(comment) = line.strip_prefix("--") else {
+            break;
+        };
+        let Some(value) = comment.trim().strip_prefix(EQUIVALENT_CHECKSUM_DIRECTIVE) else {
+            continue;
+        };
+        let value = value.trim();
+        let checksum = decode_hex_48(value).ok_or_else(|| {
+            format!(
+                "line {}: `{EQUIVALENT_CHECKSUM_DIRECTIVE}` takes 96 hexadecimal digits (a SHA-384), found `{value}`",
+                index + 1
+            )
+        })?;
+        found.push(checksum);
+    }
+    Ok(found)
+}
+
+/// Decodes exactly 96 hexadecimal digits into 48 bytes.
+pub fn decode_hex_48(text: &str) -> Option<[u8; 48]> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 96 {
+        return None;
+    }
+    let mut out = [0_u8; 48];
+    for (slot, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+        let high = char::from(pair[0]).to_digit(16)?;
+        let low = char::from(pair[1]).to_digit(16)?;
+        *slot = u8::try_from(high * 16 + low).ok()?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_like_sqlx() {
+        let parsed = parse_file_name("20250101000000_initial_schema.sql").unwrap();
+        assert_eq!(parsed.version, 20_250_101_000_000);
+        assert_eq!(parsed.description, "initial schema");
+        let parsed = parse_file_name("1_add__double_underscore.sql").unwrap();
+        assert_eq!(parsed.description, "add  double underscore");
+    }
+
+    #[test]
+    fn refuses_malformed_names() {
+        for name in [
+            "initial.sql",
+            "_x.sql",
+            "12a_x.sql",
+            "-1_x.sql",
+            "99999999999999999999_x.sql",
+            "1_.sql",
+            "1___.sql",
+            "1_x.txt",
+            "1_x.up.sql",
+            "1_x.down.sql",
+        ] {
+            assert!(parse_file_name(name).is_err(), "{name} was accepted");
+        }
+    }
+
+    #[test]
+    fn reads_directives_only_in_the_header() {
+        let hex = "ab".repeat(48);
+        let sql = format!(
+            "\u{feff}-- title\n\n--  {EQUIVALENT_CHECKSUM_DIRECTIVE} {hex}\r\nCREATE TABLE t(x);\n-- {EQUIVALENT_CHECKSUM_DIRECTIVE} {}\n",
+            "cd".repeat(48)
+        );
+        assert_eq!(equivalent_checksums(&sql).unwrap(), vec![[0xab; 48]]);
+    }
+
+    #[test]
+    fn refuses_bad_directive_values() {
+        let sql = format!("-- {EQUIVALENT_CHECKSUM_DIRECTIVE} abc\n");
+        let error = equivalent_checksums(&sql).unwrap_err();
+        assert!(error.starts_with("line 1:"), "{error}");
+        assert!(decode_hex_48(&"zz".repeat(48)).is_none());
+    }
+}
