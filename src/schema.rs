@@ -705,6 +705,21 @@ mod tests {
     }
 
     #[test]
+    fn configure_switches_foreign_keys_on_whatever_the_library_default() {
+        let conn = Connection::open_in_memory().unwrap();
+        let library_default: i64 = conn
+            .pragma_query_value(None, "foreign_keys", |r| r.get(0))
+            .unwrap();
+        eprintln!("this SQLite starts with foreign_keys = {library_default}");
+        conn.pragma_update(None, "foreign_keys", false).unwrap();
+        OpenOptions::new().configure(&conn, None).unwrap();
+        let value: i64 = conn
+            .pragma_query_value(None, "foreign_keys", |r| r.get(0))
+            .unwrap();
+        assert_eq!(value, 1);
+    }
+
+    #[test]
     fn refuses_bad_urls() {
         for url in [
             "",

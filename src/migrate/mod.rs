@@ -58,6 +58,11 @@ const HISTORY_EXISTS: &str =
 const SELECT_HISTORY: &str = "SELECT version, description, installed_on, success, checksum, execution_time \
      FROM _sqlx_migrations ORDER BY version";
 
+const SELECT_RECORDED: &str =
+    "SELECT version, success, checksum FROM _sqlx_migrations ORDER BY version";
+
+const SELECT_DESCRIPTION: &str = "SELECT description FROM _sqlx_migrations WHERE version = ?1";
+
 const INSERT_HISTORY: &str = "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
      VALUES (?1, ?2, TRUE, ?3, ?4)";
 
@@ -273,13 +278,16 @@ pub fn applied(conn: &Connection) -> Result<Vec<AppliedMigration>> {
     Ok(read_history(conn)?)
 }
 
-fn read_history(conn: &Connection) -> rusqlite::Result<Vec<AppliedMigration>> {
-    let exists = conn
+fn history_exists(conn: &Connection) -> rusqlite::Result<bool> {
+    Ok(conn
         .prepare_cached(HISTORY_EXISTS)?
         .query_row([], |_| Ok(()))
         .optional()?
-        .is_some();
-    if !exists {
+        .is_some())
+}
+
+fn read_history(conn: &Connection) -> rusqlite::Result<Vec<AppliedMigration>> {
+    if !history_exists(conn)? {
         return Ok(Vec::new());
     }
     let mut statement = conn.prepare_cached(SELECT_HISTORY)?;
@@ -294,6 +302,42 @@ fn read_history(conn: &Connection) -> rusqlite::Result<Vec<AppliedMigration>> {
         })
     })?;
     rows.collect()
+}
+
+/// What the runner needs of a history row to plan: no strings, and a checksum that is not a
+/// 48-byte SHA-384 kept as `None` (it can match nothing). Reading these costs no allocation per
+/// row, which keeps opening a database with a long history cheap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Recorded {
+    version: i64,
+    success: bool,
+    checksum: Option<[u8; 48]>,
+}
+
+fn read_recorded(conn: &Connection) -> rusqlite::Result<Vec<Recorded>> {
+    if !history_exists(conn)? {
+        return Ok(Vec::new());
+    }
+    let mut statement = conn.prepare_cached(SELECT_RECORDED)?;
+    let rows = statement.query_map([], |row| {
+        Ok(Recorded {
+            version: row.get(0)?,
+            success: row.get(1)?,
+            checksum: row
+                .get_ref(2)?
+                .as_blob()
+                .ok()
+                .and_then(|blob| <[u8; 48]>::try_from(blob).ok()),
+        })
+    })?;
+    rows.collect()
+}
+
+/// The recorded description of a version, for messages about versions this build does not know.
+fn recorded_description(conn: &Connection, version: i64) -> String {
+    conn.prepare_cached(SELECT_DESCRIPTION)
+        .and_then(|mut s| s.query_row([version], |row| row.get(0)))
+        .unwrap_or_else(|_| format!("version {version}"))
 }
 
 /// The state of one version, as [`Migrator::status`] reports it.
@@ -537,9 +581,9 @@ impl Migrator {
     /// [`MigrateError::Modified`], [`MigrateError::OutOfOrder`]; or
     /// [`Error::Sqlite`](crate::Error::Sqlite) when the history cannot be read.
     pub fn pending(&self, conn: &Connection) -> Result<Vec<PendingMigration>> {
-        let history = read_history(conn)?;
+        let recorded = read_recorded(conn)?;
         Ok(self
-            .plan(&history)?
+            .plan(&recorded, |v| recorded_description(conn, v))?
             .into_iter()
             .map(PendingMigration::from)
             .collect())
@@ -564,11 +608,14 @@ impl Migrator {
         if !conn.is_autocommit() {
             return Err(MigrateError::InTransaction.into());
         }
-        let history = read_history(conn)?;
-        if self.plan(&history)?.is_empty() {
+        let recorded = read_recorded(conn)?;
+        if self
+            .plan(&recorded, |v| recorded_description(conn, v))?
+            .is_empty()
+        {
             debug!(
                 "schema is up to date ({} migrations applied)",
-                history.len()
+                recorded.len()
             );
             return Ok(MigrationReport::default());
         }
@@ -578,8 +625,11 @@ impl Migrator {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute_batch(CREATE_HISTORY)?;
             // Read again under the write lock: another process may have migrated meanwhile.
-            let history = read_history(&tx)?;
-            let Some(&migration) = self.plan(&history)?.first() else {
+            let recorded = read_recorded(&tx)?;
+            let Some(&migration) = self
+                .plan(&recorded, |v| recorded_description(&tx, v))?
+                .first()
+            else {
                 tx.commit()?;
                 break;
             };
@@ -632,13 +682,18 @@ impl Migrator {
     }
 
     /// The pending migrations in order, or the first reason to refuse running any.
-    fn plan(&self, history: &[AppliedMigration]) -> Result<Vec<&Migration>, MigrateError> {
+    /// `describe` gives the recorded description of a version this build does not know.
+    fn plan(
+        &self,
+        history: &[Recorded],
+        describe: impl Fn(i64) -> String,
+    ) -> Result<Vec<&Migration>, MigrateError> {
         if let Some(dirty) = history.iter().find(|a| !a.success) {
             return Err(MigrateError::Dirty {
                 version: dirty.version,
                 file: self
                     .find(dirty.version)
-                    .map_or_else(|| dirty.description.clone(), |m| m.file.to_string()),
+                    .map_or_else(|| describe(dirty.version), |m| m.file.to_string()),
             });
         }
         for applied in history {
@@ -646,15 +701,18 @@ impl Migrator {
                 None => {
                     return Err(MigrateError::Missing {
                         version: applied.version,
-                        description: applied.description.clone(),
+                        description: describe(applied.version),
                     });
                 }
-                Some(m) if !m.matches_checksum(&applied.checksum) => {
+                Some(m) if !applied.checksum.is_some_and(|c| m.matches_checksum(&c)) => {
                     return Err(MigrateError::Modified {
                         version: m.version,
                         file: m.file.to_string(),
                         expected: to_hex(&m.checksum),
-                        found: to_hex(&applied.checksum),
+                        found: applied.checksum.map_or_else(
+                            || "a value that is not a SHA-384".to_owned(),
+                            |c| to_hex(&c),
+                        ),
                     });
                 }
                 Some(_) => {}
@@ -685,15 +743,16 @@ impl Migrator {
 mod tests {
     use super::*;
 
-    fn row(version: i64, success: bool, checksum: &[u8]) -> AppliedMigration {
-        AppliedMigration {
+    fn row(version: i64, success: bool, checksum: &[u8]) -> Recorded {
+        Recorded {
             version,
-            description: format!("v{version}"),
-            installed_on: "2025-01-01 00:00:00".into(),
             success,
-            checksum: checksum.to_vec(),
-            execution_time: 1,
+            checksum: <[u8; 48]>::try_from(checksum).ok(),
         }
+    }
+
+    fn describe(version: i64) -> String {
+        format!("v{version}")
     }
 
     fn migrator() -> Migrator {
@@ -709,7 +768,7 @@ mod tests {
     fn plan_lists_pending_in_order() {
         let m = migrator();
         let one = *m.migrations()[0].checksum();
-        let pending = m.plan(&[row(1, true, &one)]).unwrap();
+        let pending = m.plan(&[row(1, true, &one)], describe).unwrap();
         assert_eq!(
             pending.iter().map(|m| m.version()).collect::<Vec<_>>(),
             [2, 3]
@@ -721,27 +780,27 @@ mod tests {
         let m = migrator();
         let one = *m.migrations()[0].checksum();
         let dirty = m
-            .plan(&[row(1, true, b"x"), row(2, false, b"y")])
+            .plan(&[row(1, true, b"x"), row(2, false, b"y")], describe)
             .unwrap_err();
         assert!(
             matches!(dirty, MigrateError::Dirty { version: 2, .. }),
             "{dirty}"
         );
         let missing = m
-            .plan(&[row(1, true, &one), row(9, true, b"z")])
+            .plan(&[row(1, true, &one), row(9, true, b"z")], describe)
             .unwrap_err();
         assert!(
             matches!(missing, MigrateError::Missing { version: 9, .. }),
             "{missing}"
         );
-        let modified = m.plan(&[row(1, true, b"other")]).unwrap_err();
+        let modified = m.plan(&[row(1, true, b"other")], describe).unwrap_err();
         assert!(
             matches!(modified, MigrateError::Modified { version: 1, .. }),
             "{modified}"
         );
         let three = *m.migrations()[2].checksum();
         let order = m
-            .plan(&[row(1, true, &one), row(3, true, &three)])
+            .plan(&[row(1, true, &one), row(3, true, &three)], describe)
             .unwrap_err();
         assert!(
             matches!(

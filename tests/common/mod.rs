@@ -1,0 +1,97 @@
+//! Helpers shared by the integration tests.
+
+use std::path::{Path, PathBuf};
+
+use pipeline_store::rusqlite::Connection;
+
+/// The error type tests return, so they can use `?` on anything.
+pub type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
+
+/// A temporary directory and a database path inside it.
+pub struct TempDb {
+    pub dir: tempfile::TempDir,
+    pub path: PathBuf,
+}
+
+impl TempDb {
+    pub fn new() -> TestResult<Self> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("pipelines.db");
+        Ok(Self { dir, path })
+    }
+
+    /// The path as a `sqlite://` URL.
+    pub fn url(&self) -> String {
+        format!("sqlite://{}", self.path.display())
+    }
+}
+
+/// Everything that describes a database's schema and migration history, in a stable order:
+/// compared before and after an operation that must change nothing.
+pub fn snapshot(conn: &Connection) -> TestResult<Vec<String>> {
+    let mut rows = Vec::new();
+    let mut statement = conn.prepare(
+        "SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_master ORDER BY type, name",
+    )?;
+    for row in statement.query_map([], |r| {
+        Ok(format!(
+            "{}|{}|{}|{}",
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?
+        ))
+    })? {
+        rows.push(row?);
+    }
+    let has_history: bool = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE name = '_sqlx_migrations'",
+        [],
+        |r| r.get(0),
+    )?;
+    if has_history {
+        let mut statement = conn.prepare(
+            "SELECT version, description, installed_on, success, hex(checksum), execution_time \
+             FROM _sqlx_migrations ORDER BY version",
+        )?;
+        for row in statement.query_map([], |r| {
+            Ok(format!(
+                "history|{}|{}|{}|{}|{}|{}",
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, i64>(5)?
+            ))
+        })? {
+            rows.push(row?);
+        }
+    }
+    Ok(rows)
+}
+
+/// Opens a file with plain rusqlite (no pragmas, no migrations), for inspecting or tampering.
+pub fn raw(path: &Path) -> TestResult<Connection> {
+    Ok(Connection::open(path)?)
+}
+
+/// The names of the user tables, sorted.
+pub fn tables(conn: &Connection) -> TestResult<Vec<String>> {
+    let mut statement = conn.prepare(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    )?;
+    let names = statement
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(names)
+}
+
+/// Writes migration files into a directory.
+pub fn write_migrations(dir: &Path, files: &[(&str, &str)]) -> TestResult {
+    std::fs::create_dir_all(dir)?;
+    for (name, sql) in files {
+        std::fs::write(dir.join(name), sql)?;
+    }
+    Ok(())
+}
