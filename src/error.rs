@@ -82,6 +82,53 @@ pub enum Error {
         value: i64,
     },
 
+    /// An argument was refused before anything was written.
+    #[error("invalid {field}: {reason}")]
+    InvalidInput {
+        /// The field (`name`, `stages[2].algorithm`, `chunk_size`, ...).
+        field: String,
+        /// Why it was refused.
+        reason: String,
+    },
+
+    /// The row a write or lookup refers to does not exist.
+    #[error("{entity} `{key}` not found")]
+    NotFound {
+        /// What was looked for (`pipeline`, `stage`, `configuration entry`, ...).
+        entity: &'static str,
+        /// Its id, name or key.
+        key: String,
+    },
+
+    /// Another pipeline already has this name.
+    #[error(
+        "pipeline name `{name}` is taken{}",
+        if *archived {
+            " by an archived pipeline; delete that pipeline (pipelines::delete) or rename it to free the name"
+        } else {
+            ""
+        }
+    )]
+    NameTaken {
+        /// The name.
+        name: String,
+        /// Whether the pipeline holding it is archived.
+        archived: bool,
+    },
+
+    /// A stored value could not be decoded.
+    #[error("invalid data in {table}.{column} of row `{row}`: {reason}")]
+    InvalidData {
+        /// The table.
+        table: &'static str,
+        /// The row's key.
+        row: String,
+        /// The column.
+        column: &'static str,
+        /// What is wrong with the value.
+        reason: String,
+    },
+
     /// A migration could not be loaded, validated or applied.
     #[error(transparent)]
     Migrate(#[from] MigrateError),
@@ -136,6 +183,14 @@ impl From<rusqlite::Error> for Error {
 }
 
 impl Error {
+    /// An [`Error::InvalidInput`] for `field`.
+    pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::InvalidInput {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
     /// The SQLite error behind this error, if there is one.
     #[must_use]
     pub fn sqlite_error(&self) -> Option<&rusqlite::Error> {

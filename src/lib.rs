@@ -6,6 +6,8 @@
 
 pub mod error;
 pub mod migrate;
+pub mod model;
+pub mod repo;
 pub mod schema;
 
 pub use error::{ConstraintKind, Error, MigrateError, Result};

@@ -1,0 +1,257 @@
+//! Plain-function repositories, one module per table.
+//!
+//! Every function takes `&Connection`, so it also runs on a caller's
+//! [`rusqlite::Transaction`] (which derefs to `Connection`).
+//!
+//! * **Writes are atomic.** A function that writes opens its own `BEGIN IMMEDIATE` transaction
+//!   when the connection is in autocommit mode (no deferred transaction that could meet
+//!   `SQLITE_BUSY` when it upgrades to a write under WAL), or a savepoint inside the caller's
+//!   transaction, so a caller that rolls back undoes it.
+//! * **Reads are consistent.** Loading an aggregate reads every table inside one read
+//!   transaction, with a fixed number of statements whatever the number of stages.
+//! * **Errors are typed.** A missing row is [`Error::NotFound`], a duplicate name
+//!   [`Error::NameTaken`], a refused argument [`Error::InvalidInput`] naming the field, a stored
+//!   value that cannot be decoded [`Error::InvalidData`] naming table, row and column.
+
+pub mod config;
+pub mod metrics;
+pub mod parameters;
+pub mod pipelines;
+pub mod stages;
+pub mod tags;
+
+mod kv;
+
+use std::fmt::Write as _;
+
+use rusqlite::{Connection, Row, TransactionBehavior, types::FromSql};
+
+use crate::error::{Error, Result};
+
+/// Runs `f` atomically: in a new `BEGIN IMMEDIATE` transaction, or in a savepoint of the
+/// caller's open transaction.
+pub(crate) fn write<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    if conn.is_autocommit() {
+        let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    } else {
+        conn.execute_batch("SAVEPOINT pipeline_store")?;
+        match f(conn) {
+            Ok(value) => {
+                conn.execute_batch("RELEASE pipeline_store")?;
+                Ok(value)
+            }
+            Err(error) => {
+                // Undo this function's writes, keep the caller's transaction open.
+                conn.execute_batch("ROLLBACK TO pipeline_store; RELEASE pipeline_store")?;
+                Err(error)
+            }
+        }
+    }
+}
+
+/// Runs `f` on one consistent snapshot: in a read transaction when none is open.
+pub(crate) fn read<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    if conn.is_autocommit() {
+        let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Deferred)?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    } else {
+        f(conn)
+    }
+}
+
+/// A JSON array of strings, bound as one parameter and read with `json_each(?)`: a list of ids
+/// for `IN (...)` without building SQL from values.
+pub(crate) fn json_array<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+    let mut out = String::from("[");
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('"');
+        for c in item.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                c if u32::from(c) < 0x20 => {
+                    let _ = write!(out, "\\u{:04x}", u32::from(c));
+                }
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+    }
+    out.push(']');
+    out
+}
+
+/// A `u64` as SQLite's `i64`, refused (never wrapped) when it does not fit.
+pub(crate) fn to_i64(field: &str, value: u64) -> Result<i64> {
+    i64::try_from(value).map_err(|_| {
+        Error::invalid(
+            field,
+            format!(
+                "{value} is larger than SQLite's largest integer ({})",
+                i64::MAX
+            ),
+        )
+    })
+}
+
+/// Where a column value comes from, for [`Error::InvalidData`].
+#[derive(Clone, Copy)]
+pub(crate) struct Source<'a> {
+    pub table: &'static str,
+    pub row: &'a str,
+}
+
+impl Source<'_> {
+    /// Reads column `index`, naming table, row and column when it cannot be decoded.
+    pub(crate) fn get<T: FromSql>(
+        &self,
+        row: &Row<'_>,
+        index: usize,
+        column: &'static str,
+    ) -> Result<T> {
+        row.get(index)
+            .map_err(|e| self.invalid(column, e.to_string()))
+    }
+
+    /// Reads an `INTEGER` column that holds an unsigned quantity.
+    pub(crate) fn get_u64(&self, row: &Row<'_>, index: usize, column: &'static str) -> Result<u64> {
+        let value: i64 = self.get(row, index, column)?;
+        u64::try_from(value).map_err(|_| self.invalid(column, format!("{value} is negative")))
+    }
+
+    /// Reads a nullable `INTEGER` column that holds an unsigned quantity.
+    pub(crate) fn get_opt_u64(
+        &self,
+        row: &Row<'_>,
+        index: usize,
+        column: &'static str,
+    ) -> Result<Option<u64>> {
+        let value: Option<i64> = self.get(row, index, column)?;
+        value
+            .map(|v| u64::try_from(v).map_err(|_| self.invalid(column, format!("{v} is negative"))))
+            .transpose()
+    }
+
+    pub(crate) fn invalid(&self, column: &'static str, reason: String) -> Error {
+        Error::InvalidData {
+            table: self.table,
+            row: self.row.to_owned(),
+            column,
+            reason,
+        }
+    }
+}
+
+/// Refuses empty text and control characters in a name-like field.
+pub(crate) fn check_name(field: &str, value: &str, max_chars: Option<usize>) -> Result<()> {
+    if value.trim().is_empty() {
+        return Err(Error::invalid(field, "must not be empty"));
+    }
+    if let Some(max) = max_chars {
+        let count = value.chars().count();
+        if count > max {
+            return Err(Error::invalid(
+                field,
+                format!("is {count} characters long, the limit is {max}"),
+            ));
+        }
+    }
+    if let Some(c) = value.chars().find(|c| c.is_control()) {
+        return Err(Error::invalid(
+            field,
+            format!("contains the control character {c:?}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses an empty key.
+pub(crate) fn check_key(field: &str, key: &str) -> Result<()> {
+    if key.is_empty() {
+        Err(Error::invalid(field, "must not be empty"))
+    } else {
+        Ok(())
+    }
+}
+
+/// Every statement of the repositories, for the query-plan test.
+#[cfg(test)]
+pub(crate) fn all_statements() -> Vec<(&'static str, &'static str)> {
+    let mut all = Vec::new();
+    all.extend_from_slice(pipelines::STATEMENTS);
+    all.extend_from_slice(stages::STATEMENTS);
+    all.extend_from_slice(kv::STATEMENTS);
+    all.extend_from_slice(metrics::STATEMENTS);
+    all.extend_from_slice(tags::STATEMENTS);
+    all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_arrays_escape_everything_json_needs() {
+        let conn = Connection::open_in_memory().unwrap();
+        let ids = [
+            "plain",
+            "quote\"d",
+            "back\\slash",
+            "new\nline",
+            "nul\0",
+            "emoji 🚀",
+        ];
+        let json = json_array(ids);
+        let mut statement = conn.prepare("SELECT value FROM json_each(?1)").unwrap();
+        let back: Vec<String> = statement
+            .query_map([&json], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(back, ids);
+    }
+
+    /// Tables that grow with use: a full scan of one of them is a bug.
+    const GROWING: [&str; 6] = [
+        "pipelines",
+        "pipeline_stages",
+        "pipeline_configuration",
+        "stage_parameters",
+        "processing_metrics",
+        "pipeline_tags",
+    ];
+
+    #[test]
+    fn no_repository_statement_scans_a_growing_table() {
+        let conn = crate::initialize_database(":memory:").unwrap();
+        let statements = all_statements();
+        assert!(statements.len() > 30, "every module lists its statements");
+        for (name, sql) in statements {
+            let mut statement = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let nulls = std::iter::repeat_n(rusqlite::types::Null, statement.parameter_count());
+            let details: Vec<String> = statement
+                .query_map(rusqlite::params_from_iter(nulls), |r| r.get(3))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            for detail in &details {
+                // `SCAN t` without `USING ... INDEX` reads every row of t.
+                for table in GROWING {
+                    let scans =
+                        detail.starts_with(&format!("SCAN {table}")) && !detail.contains("USING");
+                    assert!(!scans, "{name} scans {table}: {details:?}\n{sql}");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,699 @@
+//! Pipelines: the aggregate of a pipeline row, its stages with their parameters, its
+//! configuration, its metrics and its tags.
+//!
+//! ```
+//! use pipeline_store::model::{NewPipeline, NewStage, StageType};
+//! use pipeline_store::repo::pipelines::{self, ListQuery};
+//!
+//! let conn = pipeline_store::initialize_database(":memory:")?;
+//! let created = pipelines::create(&conn, &NewPipeline::new("secure-backup")
+//!     .stage(NewStage::new("input checksum", StageType::Checksum, "sha256"))
+//!     .stage(NewStage::new("compress", StageType::Compression, "brotli").parameter("level", "6"))
+//!     .stage(NewStage::new("encrypt", StageType::Encryption, "aes256gcm"))
+//!     .stage(NewStage::new("output checksum", StageType::Checksum, "sha256"))
+//!     .config("max_workers", "4"))?;
+//!
+//! let loaded = pipelines::find_by_name(&conn, "secure-backup")?.expect("created");
+//! assert_eq!(loaded, created);
+//!
+//! pipelines::archive(&conn, &created.id)?;
+//! assert!(pipelines::list(&conn, &ListQuery::active())?.is_empty());
+//! pipelines::restore(&conn, &created.id)?;
+//! assert_eq!(pipelines::find_by_config(&conn, "max_workers", "4")?.len(), 1);
+//! # Ok::<(), pipeline_store::Error>(())
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::kv::{CONFIGURATION, PARAMETERS};
+use super::{Source, check_name, json_array, metrics, read, stages, tags, write};
+use crate::error::{ConstraintKind, Error, Result};
+use crate::model::{NewPipeline, Pipeline, PipelineId, Stage, Timestamp};
+
+/// The longest pipeline name accepted, in characters.
+pub const MAX_NAME_CHARS: usize = 255;
+
+const INSERT: &str = "INSERT INTO pipelines (id, name, archived, created_at, updated_at) VALUES (?1, ?2, FALSE, ?3, ?3)";
+const BY_ID: &str =
+    "SELECT id, name, archived, created_at, updated_at FROM pipelines WHERE id = ?1";
+const BY_NAME: &str =
+    "SELECT id, name, archived, created_at, updated_at FROM pipelines WHERE name = ?1";
+const EXISTS: &str = "SELECT 1 FROM pipelines WHERE id = ?1";
+const HOLDER_ARCHIVED: &str = "SELECT archived FROM pipelines WHERE name = ?1";
+const COUNT_ALL: &str = "SELECT count(*) FROM pipelines";
+const COUNT_ACTIVE: &str = "SELECT count(*) FROM pipelines WHERE archived = false";
+const PAGE: &str = "SELECT id, name, archived, created_at, updated_at, \
+     (SELECT count(*) FROM pipeline_stages WHERE pipeline_stages.pipeline_id = pipelines.id) \
+     FROM pipelines \
+     WHERE name > ?1 AND archived BETWEEN ?2 AND ?3 \
+       AND (?4 IS NULL OR id IN (SELECT pipeline_id FROM pipeline_tags WHERE tag = ?4)) \
+     ORDER BY name LIMIT ?5";
+const BY_CONFIG: &str = "SELECT id, name, archived, created_at, updated_at FROM pipelines \
+     WHERE archived = false \
+       AND id IN (SELECT pipeline_id FROM pipeline_configuration WHERE key = ?1 AND value = ?2 AND archived = false) \
+     ORDER BY name";
+const RENAME: &str = "UPDATE pipelines SET name = ?2, updated_at = ?3 WHERE id = ?1";
+const TOUCH: &str = "UPDATE pipelines SET updated_at = ?2 WHERE id = ?1";
+const DELETE: &str = "DELETE FROM pipelines WHERE id = ?1";
+const ARCHIVE_PIPELINE: &str = "UPDATE pipelines SET archived = ?2, updated_at = ?3 WHERE id = ?1";
+const ARCHIVE_STAGES: &str = "UPDATE pipeline_stages SET archived = ?2, updated_at = ?3 \
+     WHERE pipeline_id = ?1 AND archived IS NOT ?2";
+const ARCHIVE_PARAMETERS: &str = "UPDATE stage_parameters SET archived = ?2, updated_at = ?3 \
+     WHERE stage_id IN (SELECT id FROM pipeline_stages WHERE pipeline_id = ?1) AND archived IS NOT ?2";
+const ARCHIVE_CONFIGURATION: &str = "UPDATE pipeline_configuration SET archived = ?2, updated_at = ?3 \
+     WHERE pipeline_id = ?1 AND archived IS NOT ?2";
+const INSERT_CONFIGURATION: &str = "INSERT INTO pipeline_configuration (pipeline_id, key, value, archived, created_at, updated_at) \
+     VALUES (?1, ?2, ?3, FALSE, ?4, ?4)";
+
+// The children of a set of pipelines, `?1` being a JSON array of pipeline ids.
+const STAGES_OF: &str = "SELECT id, pipeline_id, name, stage_type, algorithm, enabled, stage_order, \
+     parallel_processing, chunk_size, archived, created_at, updated_at \
+     FROM pipeline_stages WHERE pipeline_id IN (SELECT value FROM json_each(?1)) ORDER BY stage_order";
+const PARAMETERS_OF: &str = "SELECT stage_parameters.stage_id, stage_parameters.key, stage_parameters.value \
+     FROM pipeline_stages JOIN stage_parameters ON stage_parameters.stage_id = pipeline_stages.id \
+     WHERE pipeline_stages.pipeline_id IN (SELECT value FROM json_each(?1))";
+const CONFIGURATION_OF: &str = "SELECT pipeline_id, key, value FROM pipeline_configuration \
+     WHERE pipeline_id IN (SELECT value FROM json_each(?1))";
+
+#[cfg(test)]
+pub(crate) const STATEMENTS: &[(&str, &str)] = &[
+    ("pipelines insert", INSERT),
+    ("pipelines by id", BY_ID),
+    ("pipelines by name", BY_NAME),
+    ("pipelines exists", EXISTS),
+    ("pipelines holder", HOLDER_ARCHIVED),
+    ("pipelines count all", COUNT_ALL),
+    ("pipelines count active", COUNT_ACTIVE),
+    ("pipelines page", PAGE),
+    ("pipelines by config", BY_CONFIG),
+    ("pipelines rename", RENAME),
+    ("pipelines touch", TOUCH),
+    ("pipelines delete", DELETE),
+    ("archive pipeline", ARCHIVE_PIPELINE),
+    ("archive stages", ARCHIVE_STAGES),
+    ("archive parameters", ARCHIVE_PARAMETERS),
+    ("archive configuration", ARCHIVE_CONFIGURATION),
+    ("configuration insert", INSERT_CONFIGURATION),
+    ("stages of", STAGES_OF),
+    ("parameters of", PARAMETERS_OF),
+    ("configuration of", CONFIGURATION_OF),
+];
+
+/// Which pipelines a list or count covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Status {
+    /// Pipelines that are not archived.
+    #[default]
+    Active,
+    /// Archived pipelines only.
+    Archived,
+    /// Both.
+    All,
+}
+
+impl Status {
+    /// The range of `archived` values this status covers.
+    fn archived_range(self) -> (bool, bool) {
+        match self {
+            Self::Active => (false, false),
+            Self::Archived => (true, true),
+            Self::All => (false, true),
+        }
+    }
+}
+
+/// A page of pipelines: a status, an optional tag, a keyset cursor and a limit.
+///
+/// Pages are ordered by name; pass the last name of a page to [`after`](Self::after) to get the
+/// next one. Unlike an offset, the cursor never skips or repeats a pipeline when others are
+/// added or removed between pages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ListQuery {
+    /// Active, archived or all pipelines.
+    pub status: Status,
+    /// Only pipelines with this tag.
+    pub tag: Option<String>,
+    /// Only pipelines whose name sorts after this one.
+    pub after: Option<String>,
+    /// At most this many pipelines (default 100).
+    pub limit: u32,
+}
+
+impl Default for ListQuery {
+    fn default() -> Self {
+        Self::active()
+    }
+}
+
+impl ListQuery {
+    /// The first 100 active pipelines.
+    #[must_use]
+    pub fn active() -> Self {
+        Self {
+            status: Status::Active,
+            tag: None,
+            after: None,
+            limit: 100,
+        }
+    }
+
+    /// The first 100 archived pipelines.
+    #[must_use]
+    pub fn archived() -> Self {
+        Self {
+            status: Status::Archived,
+            ..Self::active()
+        }
+    }
+
+    /// The first 100 pipelines, archived or not.
+    #[must_use]
+    pub fn all() -> Self {
+        Self {
+            status: Status::All,
+            ..Self::active()
+        }
+    }
+
+    /// Only pipelines tagged `tag`.
+    #[must_use]
+    pub fn tag(mut self, tag: impl Into<String>) -> Self {
+        self.tag = Some(tag.into());
+        self
+    }
+
+    /// Only pipelines whose name sorts after `name` (the last name of the previous page).
+    #[must_use]
+    pub fn after(mut self, name: impl Into<String>) -> Self {
+        self.after = Some(name.into());
+        self
+    }
+
+    /// At most `limit` pipelines.
+    #[must_use]
+    pub fn limit(mut self, limit: u32) -> Self {
+        self.limit = limit;
+        self
+    }
+}
+
+/// A pipeline without its children: what a list shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PipelineSummary {
+    /// Its id.
+    pub id: PipelineId,
+    /// Its name.
+    pub name: String,
+    /// Whether it is archived.
+    pub archived: bool,
+    /// How many stages it has.
+    pub stage_count: u32,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it was last changed.
+    pub updated_at: Timestamp,
+}
+
+/// A pipeline row without children.
+struct Head {
+    id: PipelineId,
+    name: String,
+    archived: bool,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+fn decode_head(row: &Row<'_>) -> Result<Head> {
+    let id: PipelineId = Source {
+        table: "pipelines",
+        row: "?",
+    }
+    .get(row, 0, "id")?;
+    let source = Source {
+        table: "pipelines",
+        row: id.as_str(),
+    };
+    Ok(Head {
+        name: source.get(row, 1, "name")?,
+        archived: source.get(row, 2, "archived")?,
+        created_at: source.get(row, 3, "created_at")?,
+        updated_at: source.get(row, 4, "updated_at")?,
+        id,
+    })
+}
+
+fn heads(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<Vec<Head>> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let mut rows = statement.query(params)?;
+    let mut heads = Vec::new();
+    while let Some(row) = rows.next()? {
+        heads.push(decode_head(row)?);
+    }
+    Ok(heads)
+}
+
+/// Loads the children of `heads` with five statements, whatever their number.
+fn assemble(conn: &Connection, heads: Vec<Head>) -> Result<Vec<Pipeline>> {
+    if heads.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = json_array(heads.iter().map(|h| h.id.as_str()));
+
+    let mut stages_by_pipeline: HashMap<PipelineId, Vec<Stage>> = HashMap::new();
+    {
+        let mut statement = conn.prepare_cached(STAGES_OF)?;
+        let mut rows = statement.query([&ids])?;
+        while let Some(row) = rows.next()? {
+            let stage = stages::decode(row)?;
+            stages_by_pipeline
+                .entry(stage.pipeline_id.clone())
+                .or_default()
+                .push(stage);
+        }
+    }
+    let mut parameters: HashMap<String, BTreeMap<String, String>> = HashMap::new();
+    {
+        let mut statement = conn.prepare_cached(PARAMETERS_OF)?;
+        let mut rows = statement.query([&ids])?;
+        while let Some(row) = rows.next()? {
+            let stage: String = Source {
+                table: PARAMETERS.name,
+                row: "?",
+            }
+            .get(row, 0, "stage_id")?;
+            let source = Source {
+                table: PARAMETERS.name,
+                row: &stage,
+            };
+            let key: String = source.get(row, 1, "key")?;
+            let value: String = source.get(row, 2, "value")?;
+            parameters.entry(stage).or_default().insert(key, value);
+        }
+    }
+    let mut configuration: HashMap<String, BTreeMap<String, String>> = HashMap::new();
+    {
+        let mut statement = conn.prepare_cached(CONFIGURATION_OF)?;
+        let mut rows = statement.query([&ids])?;
+        while let Some(row) = rows.next()? {
+            let owner: String = Source {
+                table: CONFIGURATION.name,
+                row: "?",
+            }
+            .get(row, 0, "pipeline_id")?;
+            let source = Source {
+                table: CONFIGURATION.name,
+                row: &owner,
+            };
+            let key: String = source.get(row, 1, "key")?;
+            let value: String = source.get(row, 2, "value")?;
+            configuration.entry(owner).or_default().insert(key, value);
+        }
+    }
+    let mut metrics = metrics::load_many(conn, &ids)?;
+    let mut tags = tags::load_many(conn, &ids)?;
+
+    Ok(heads
+        .into_iter()
+        .map(|head| {
+            let mut stages = stages_by_pipeline.remove(&head.id).unwrap_or_default();
+            for stage in &mut stages {
+                stage.parameters = parameters.remove(stage.id.as_str()).unwrap_or_default();
+            }
+            Pipeline {
+                configuration: configuration.remove(head.id.as_str()).unwrap_or_default(),
+                metrics: metrics.remove(head.id.as_str()),
+                tags: tags.remove(head.id.as_str()).unwrap_or_default(),
+                stages,
+                id: head.id,
+                name: head.name,
+                archived: head.archived,
+                created_at: head.created_at,
+                updated_at: head.updated_at,
+            }
+        })
+        .collect())
+}
+
+fn load_one(conn: &Connection, sql: &str, key: &str) -> Result<Option<Pipeline>> {
+    read(conn, |conn| {
+        let heads = heads(conn, sql, [key])?;
+        Ok(assemble(conn, heads)?.pop())
+    })
+}
+
+/// Validates a pipeline name: not empty after trimming, at most [`MAX_NAME_CHARS`] characters,
+/// no control characters.
+fn check_pipeline_name(name: &str) -> Result<()> {
+    check_name("name", name, Some(MAX_NAME_CHARS))
+}
+
+/// Turns a unique-constraint failure on `pipelines.name` into [`Error::NameTaken`].
+fn name_error(conn: &Connection, name: &str, error: rusqlite::Error) -> Error {
+    let on_name = ConstraintKind::of(&error) == Some(ConstraintKind::Unique)
+        && error.to_string().contains("pipelines.name");
+    if !on_name {
+        return error.into();
+    }
+    let archived = conn
+        .prepare_cached(HOLDER_ARCHIVED)
+        .and_then(|mut s| s.query_row([name], |r| r.get(0)))
+        .unwrap_or(false);
+    Error::NameTaken {
+        name: name.to_owned(),
+        archived,
+    }
+}
+
+/// Creates a pipeline with its stages (in the given order), parameters, configuration, tags and
+/// metrics, in one transaction. Returns it exactly as [`get`] will.
+///
+/// # Errors
+///
+/// * [`Error::InvalidInput`] naming the field: an empty, overlong or control-character name;
+///   an empty stage name or algorithm (`stages[i].name`); a zero or oversized chunk size; an
+///   empty key or tag; metrics beyond SQLite's integers or not finite.
+/// * [`Error::NameTaken`] when another pipeline (possibly archived) has the name.
+///
+/// Nothing is written when it fails.
+pub fn create(conn: &Connection, new: &NewPipeline) -> Result<Pipeline> {
+    check_pipeline_name(&new.name)?;
+    for (i, stage) in new.stages.iter().enumerate() {
+        stages::check_new(&format!("stages[{i}]"), stage)?;
+    }
+    for key in new.configuration.keys() {
+        super::check_key("configuration key", key)?;
+    }
+    for tag in &new.tags {
+        tags::check_tag(tag)?;
+    }
+    if let Some(m) = &new.metrics {
+        metrics::check(m)?;
+    }
+    let id = PipelineId::new();
+    let now = Timestamp::now();
+    let stages = write(conn, |conn| {
+        conn.prepare_cached(INSERT)?
+            .execute(params![id, new.name, now])
+            .map_err(|e| name_error(conn, &new.name, e))?;
+        let mut created = Vec::with_capacity(new.stages.len());
+        for (order, stage) in (0_u32..).zip(&new.stages) {
+            created.push(stages::insert(conn, &id, stage, order, false, now)?);
+        }
+        for (key, value) in &new.configuration {
+            conn.prepare_cached(INSERT_CONFIGURATION)?
+                .execute(params![id, key, value, now])?;
+        }
+        for tag in &new.tags {
+            tags::insert(conn, &id, tag, now)?;
+        }
+        if let Some(m) = &new.metrics {
+            metrics::upsert(conn, &id, m)?;
+        }
+        Ok(created)
+    })?;
+    Ok(Pipeline {
+        id,
+        name: new.name.clone(),
+        archived: false,
+        configuration: new.configuration.clone(),
+        stages,
+        metrics: new.metrics.clone(),
+        tags: new.tags.clone(),
+        created_at: now,
+        updated_at: now,
+    })
+}
+
+/// The pipeline with this id, archived or not, with all its children.
+///
+/// Costs a fixed number of statements (one per table) in one read transaction.
+///
+/// # Errors
+///
+/// [`Error::InvalidData`] when a stored value cannot be decoded.
+pub fn get(conn: &Connection, id: &PipelineId) -> Result<Option<Pipeline>> {
+    load_one(conn, BY_ID, id.as_str())
+}
+
+/// The pipeline with this name, archived or not, with all its children.
+///
+/// # Errors
+///
+/// [`Error::InvalidData`] when a stored value cannot be decoded.
+pub fn find_by_name(conn: &Connection, name: &str) -> Result<Option<Pipeline>> {
+    load_one(conn, BY_NAME, name)
+}
+
+/// Whether a pipeline with this id exists (archived or not).
+///
+/// # Errors
+///
+/// [`Error::Sqlite`] when the database cannot be read.
+pub fn exists(conn: &Connection, id: &PipelineId) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(EXISTS)?
+        .query_row([id], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// How many pipelines have this status.
+///
+/// # Errors
+///
+/// [`Error::Sqlite`] when the database cannot be read.
+pub fn count(conn: &Connection, status: Status) -> Result<u64> {
+    let count = |sql| -> Result<i64> { Ok(conn.prepare_cached(sql)?.query_row([], |r| r.get(0))?) };
+    let value = read(conn, |_| match status {
+        Status::All => count(COUNT_ALL),
+        Status::Active => count(COUNT_ACTIVE),
+        Status::Archived => Ok(count(COUNT_ALL)? - count(COUNT_ACTIVE)?),
+    })?;
+    Ok(u64::try_from(value).unwrap_or(0))
+}
+
+/// One page of pipeline summaries, by name.
+///
+/// # Errors
+///
+/// [`Error::InvalidData`] when a stored value cannot be decoded.
+pub fn list(conn: &Connection, query: &ListQuery) -> Result<Vec<PipelineSummary>> {
+    let (low, high) = query.status.archived_range();
+    let mut statement = conn.prepare_cached(PAGE)?;
+    let mut rows = statement.query(params![
+        query.after.as_deref().unwrap_or(""),
+        low,
+        high,
+        query.tag,
+        query.limit
+    ])?;
+    let mut page = Vec::new();
+    while let Some(row) = rows.next()? {
+        let head = decode_head(row)?;
+        let stage_count: i64 = Source {
+            table: "pipelines",
+            row: head.id.as_str(),
+        }
+        .get(row, 5, "stage count")?;
+        page.push(PipelineSummary {
+            stage_count: u32::try_from(stage_count).unwrap_or(u32::MAX),
+            id: head.id,
+            name: head.name,
+            archived: head.archived,
+            created_at: head.created_at,
+            updated_at: head.updated_at,
+        });
+    }
+    Ok(page)
+}
+
+/// One page of full pipelines, by name: the same page as [`list`], each with all its children,
+/// for a fixed number of statements whatever the page size.
+///
+/// # Errors
+///
+/// [`Error::InvalidData`] when a stored value cannot be decoded.
+pub fn list_full(conn: &Connection, query: &ListQuery) -> Result<Vec<Pipeline>> {
+    let (low, high) = query.status.archived_range();
+    read(conn, |conn| {
+        let page = heads(
+            conn,
+            PAGE,
+            params![
+                query.after.as_deref().unwrap_or(""),
+                low,
+                high,
+                query.tag,
+                query.limit
+            ],
+        )?;
+        assemble(conn, page)
+    })
+}
+
+/// Active pipelines whose configuration has `key` set to `value`, by name.
+///
+/// # Errors
+///
+/// [`Error::InvalidData`] when a stored value cannot be decoded.
+pub fn find_by_config(conn: &Connection, key: &str, value: &str) -> Result<Vec<Pipeline>> {
+    read(conn, |conn| {
+        let found = heads(conn, BY_CONFIG, [key, value])?;
+        assemble(conn, found)
+    })
+}
+
+/// Renames a pipeline.
+///
+/// # Errors
+///
+/// [`Error::InvalidInput`] for a refused name, [`Error::NameTaken`], [`Error::NotFound`].
+pub fn rename(conn: &Connection, id: &PipelineId, name: &str) -> Result<()> {
+    check_pipeline_name(name)?;
+    write(conn, |conn| {
+        let changed = conn
+            .prepare_cached(RENAME)?
+            .execute(params![id, name, Timestamp::now()])
+            .map_err(|e| name_error(conn, name, e))?;
+        if changed == 0 {
+            return Err(not_found(id));
+        }
+        Ok(())
+    })
+}
+
+fn not_found(id: &PipelineId) -> Error {
+    Error::NotFound {
+        entity: "pipeline",
+        key: id.to_string(),
+    }
+}
+
+/// Sets `archived` on a pipeline and on its stages, parameters and configuration.
+fn set_archived(conn: &Connection, id: &PipelineId, archived: bool, now: Timestamp) -> Result<()> {
+    let changed = conn
+        .prepare_cached(ARCHIVE_PIPELINE)?
+        .execute(params![id, archived, now])?;
+    if changed == 0 {
+        return Err(not_found(id));
+    }
+    for sql in [ARCHIVE_STAGES, ARCHIVE_PARAMETERS, ARCHIVE_CONFIGURATION] {
+        conn.prepare_cached(sql)?
+            .execute(params![id, archived, now])?;
+    }
+    Ok(())
+}
+
+/// Archives (soft-deletes) a pipeline with its stages, parameters and configuration, in one
+/// transaction. An archived pipeline keeps its name and is left out of active lists.
+///
+/// # Errors
+///
+/// [`Error::NotFound`] when there is no such pipeline.
+pub fn archive(conn: &Connection, id: &PipelineId) -> Result<()> {
+    write(conn, |conn| set_archived(conn, id, true, Timestamp::now()))
+}
+
+/// Restores an archived pipeline with its stages, parameters and configuration, in one
+/// transaction.
+///
+/// # Errors
+///
+/// [`Error::NotFound`] when there is no such pipeline.
+pub fn restore(conn: &Connection, id: &PipelineId) -> Result<()> {
+    write(conn, |conn| set_archived(conn, id, false, Timestamp::now()))
+}
+
+/// Deletes a pipeline and, through `ON DELETE CASCADE`, everything that belongs to it.
+///
+/// # Errors
+///
+/// [`Error::NotFound`] when there is no such pipeline.
+pub fn delete(conn: &Connection, id: &PipelineId) -> Result<()> {
+    let deleted = conn.prepare_cached(DELETE)?.execute([id])?;
+    if deleted == 0 {
+        return Err(not_found(id));
+    }
+    Ok(())
+}
+
+/// Replaces a stored pipeline with `pipeline`, in one transaction, and returns what is stored.
+///
+/// * The name is changed (checked as in [`rename`]) and `archived` applied as [`archive`] or
+///   [`restore`] would.
+/// * Stages are matched by id: stored stages missing from `pipeline.stages` are deleted, new ids
+///   are inserted, changed stages are updated (their `updated_at` bumped); unchanged stages are
+///   left alone. Parameters, configuration and tags are replaced entry by entry the same way;
+///   metrics are recorded, or cleared when `None`.
+/// * `created_at` and `updated_at` are the store's: the values in `pipeline` are ignored.
+///
+/// # Errors
+///
+/// * [`Error::NotFound`] when no pipeline has `pipeline.id`;
+/// * [`Error::InvalidInput`] naming the field, as for [`create`], and for stage orders that are
+///   not unique (`stages[i].order`), a stage of another pipeline (`stages[i].id`);
+/// * [`Error::NameTaken`].
+///
+/// Nothing is written when it fails.
+pub fn update(conn: &Connection, pipeline: &Pipeline) -> Result<Pipeline> {
+    check_pipeline_name(&pipeline.name)?;
+    let mut orders = BTreeSet::new();
+    for (i, stage) in pipeline.stages.iter().enumerate() {
+        let field = format!("stages[{i}]");
+        stages::check_stage(&field, stage)?;
+        if !orders.insert(stage.order) {
+            return Err(Error::invalid(
+                format!("{field}.order"),
+                format!(
+                    "order {} is used by another stage of the pipeline",
+                    stage.order
+                ),
+            ));
+        }
+        if stage.pipeline_id != pipeline.id {
+            return Err(Error::invalid(
+                format!("{field}.pipeline_id"),
+                format!(
+                    "is `{}`, not the pipeline's id `{}`",
+                    stage.pipeline_id, pipeline.id
+                ),
+            ));
+        }
+    }
+    for key in pipeline.configuration.keys() {
+        super::check_key("configuration key", key)?;
+    }
+    for tag in &pipeline.tags {
+        tags::check_tag(tag)?;
+    }
+    if let Some(m) = &pipeline.metrics {
+        metrics::check(m)?;
+    }
+    let id = &pipeline.id;
+    write(conn, |conn| {
+        let now = Timestamp::now();
+        let stored = load_one(conn, BY_ID, id.as_str())?.ok_or_else(|| not_found(id))?;
+        if stored.name != pipeline.name {
+            conn.prepare_cached(RENAME)?
+                .execute(params![id, pipeline.name, now])
+                .map_err(|e| name_error(conn, &pipeline.name, e))?;
+        }
+        stages::replace_in(conn, &stored.stages, &pipeline.stages, stored.archived, now)?;
+        CONFIGURATION.replace_in(conn, id.as_str(), &pipeline.configuration, now)?;
+        tags::replace_in(conn, id, &stored.tags, &pipeline.tags, now)?;
+        match &pipeline.metrics {
+            Some(m) => metrics::upsert(conn, id, m)?,
+            None => metrics::delete(conn, id)?,
+        }
+        if stored.archived == pipeline.archived {
+            conn.prepare_cached(TOUCH)?.execute(params![id, now])?;
+        } else {
+            set_archived(conn, id, pipeline.archived, now)?;
+        }
+        load_one(conn, BY_ID, id.as_str())?.ok_or_else(|| not_found(id))
+    })
+}

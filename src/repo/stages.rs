@@ -1,0 +1,519 @@
+//! Stages: the ordered steps of a pipeline, each with its parameters.
+//!
+//! Orders are 0-based and unique within a pipeline; [`add`], [`remove`] and [`reorder`] keep
+//! them contiguous.
+//!
+//! ```
+//! use pipeline_store::model::{NewPipeline, NewStage, StageType};
+//! use pipeline_store::repo::{pipelines, stages};
+//!
+//! let conn = pipeline_store::initialize_database(":memory:")?;
+//! let p = pipelines::create(&conn, &NewPipeline::new("archive-logs")
+//!     .stage(NewStage::new("compress", StageType::Compression, "zstd")))?;
+//! let first = stages::add(&conn, &p.id, &NewStage::new("checksum", StageType::Checksum, "sha256"), Some(0))?;
+//! let names: Vec<String> = stages::list(&conn, &p.id)?.into_iter().map(|s| s.name).collect();
+//! assert_eq!(names, ["checksum", "compress"]);
+//! stages::set_enabled(&conn, &first.id, false)?;
+//! assert!(!stages::get(&conn, &first.id)?.expect("added").enabled);
+//! # Ok::<(), pipeline_store::Error>(())
+//! ```
+
+use std::collections::{BTreeMap, HashSet};
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::kv::PARAMETERS;
+use super::{Source, check_key, check_name, read, to_i64, write};
+use crate::error::{Error, Result};
+use crate::model::{NewStage, PipelineId, Stage, StageId, Timestamp};
+
+const INSERT: &str = "INSERT INTO pipeline_stages (id, pipeline_id, name, stage_type, algorithm, enabled, \
+     stage_order, parallel_processing, chunk_size, archived, created_at, updated_at) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)";
+const INSERT_PARAMETER: &str = "INSERT INTO stage_parameters (stage_id, key, value, archived, created_at, updated_at) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?5)";
+const BY_ID: &str = "SELECT id, pipeline_id, name, stage_type, algorithm, enabled, stage_order, \
+     parallel_processing, chunk_size, archived, created_at, updated_at FROM pipeline_stages WHERE id = ?1";
+const OF_PIPELINE: &str = "SELECT id, pipeline_id, name, stage_type, algorithm, enabled, stage_order, \
+     parallel_processing, chunk_size, archived, created_at, updated_at FROM pipeline_stages \
+     WHERE pipeline_id = ?1 ORDER BY stage_order";
+const PARAMETERS_OF_PIPELINE: &str = "SELECT stage_parameters.stage_id, stage_parameters.key, stage_parameters.value \
+     FROM pipeline_stages JOIN stage_parameters ON stage_parameters.stage_id = pipeline_stages.id \
+     WHERE pipeline_stages.pipeline_id = ?1";
+const UPDATE: &str = "UPDATE pipeline_stages SET name = ?2, stage_type = ?3, algorithm = ?4, enabled = ?5, \
+     stage_order = ?6, parallel_processing = ?7, chunk_size = ?8, updated_at = ?9 WHERE id = ?1";
+const SET_ENABLED: &str =
+    "UPDATE pipeline_stages SET enabled = ?2, updated_at = ?3 WHERE id = ?1 AND enabled IS NOT ?2";
+const SET_ORDER: &str = "UPDATE pipeline_stages SET stage_order = ?2, updated_at = ?3 WHERE id = ?1 AND stage_order IS NOT ?2";
+const SHIFT_FROM: &str = "UPDATE pipeline_stages SET stage_order = stage_order + ?3, updated_at = ?4 \
+     WHERE pipeline_id = ?1 AND stage_order >= ?2";
+const DELETE: &str = "DELETE FROM pipeline_stages WHERE id = ?1";
+const OWNER: &str = "SELECT pipeline_id, stage_order FROM pipeline_stages WHERE id = ?1";
+const PIPELINE_STATE: &str = "SELECT archived, (SELECT count(*) FROM pipeline_stages WHERE pipeline_id = ?1) \
+     FROM pipelines WHERE id = ?1";
+const DUPLICATE_ORDER: &str = "SELECT stage_order FROM pipeline_stages WHERE pipeline_id = ?1 \
+     GROUP BY stage_order HAVING count(*) > 1 LIMIT 1";
+
+#[cfg(test)]
+pub(crate) const STATEMENTS: &[(&str, &str)] = &[
+    ("stages insert", INSERT),
+    ("parameters insert", INSERT_PARAMETER),
+    ("stages by id", BY_ID),
+    ("stages of pipeline", OF_PIPELINE),
+    ("parameters of pipeline", PARAMETERS_OF_PIPELINE),
+    ("stages update", UPDATE),
+    ("stages set enabled", SET_ENABLED),
+    ("stages set order", SET_ORDER),
+    ("stages shift", SHIFT_FROM),
+    ("stages delete", DELETE),
+    ("stages owner", OWNER),
+    ("stages pipeline state", PIPELINE_STATE),
+    ("stages duplicate order", DUPLICATE_ORDER),
+];
+
+/// Decodes a row selected with the stage columns (parameters left empty).
+pub(crate) fn decode(row: &Row<'_>) -> Result<Stage> {
+    let id: StageId = Source {
+        table: "pipeline_stages",
+        row: "?",
+    }
+    .get(row, 0, "id")?;
+    let source = Source {
+        table: "pipeline_stages",
+        row: id.as_str(),
+    };
+    let order: i64 = source.get(row, 6, "stage_order")?;
+    Ok(Stage {
+        pipeline_id: source.get(row, 1, "pipeline_id")?,
+        name: source.get(row, 2, "name")?,
+        stage_type: source.get(row, 3, "stage_type")?,
+        algorithm: source.get(row, 4, "algorithm")?,
+        enabled: source.get(row, 5, "enabled")?,
+        order: u32::try_from(order)
+            .map_err(|_| source.invalid("stage_order", format!("{order} is not a position")))?,
+        parallel_processing: source.get(row, 7, "parallel_processing")?,
+        chunk_size: source.get_opt_u64(row, 8, "chunk_size")?,
+        parameters: BTreeMap::new(),
+        archived: source.get(row, 9, "archived")?,
+        created_at: source.get(row, 10, "created_at")?,
+        updated_at: source.get(row, 11, "updated_at")?,
+        id,
+    })
+}
+
+fn check_fields(
+    field: &str,
+    name: &str,
+    algorithm: &str,
+    chunk_size: Option<u64>,
+    parameters: &BTreeMap<String, String>,
+) -> Result<()> {
+    check_name(&format!("{field}.name"), name, None)?;
+    check_name(&format!("{field}.algorithm"), algorithm, None)?;
+    if let Some(size) = chunk_size {
+        if size == 0 {
+            return Err(Error::invalid(
+                format!("{field}.chunk_size"),
+                "must be greater than 0",
+            ));
+        }
+        to_i64(&format!("{field}.chunk_size"), size)?;
+    }
+    for key in parameters.keys() {
+        check_key(&format!("{field}.parameters key"), key)?;
+    }
+    Ok(())
+}
+
+/// Validates a stage to create; `field` prefixes the names in errors (`stages[2]`).
+pub(crate) fn check_new(field: &str, stage: &NewStage) -> Result<()> {
+    check_fields(
+        field,
+        &stage.name,
+        &stage.algorithm,
+        stage.chunk_size,
+        &stage.parameters,
+    )?;
+    check_name(
+        &format!("{field}.stage_type"),
+        stage.stage_type.as_str(),
+        None,
+    )
+}
+
+/// Validates a stored stage being written back.
+pub(crate) fn check_stage(field: &str, stage: &Stage) -> Result<()> {
+    check_fields(
+        field,
+        &stage.name,
+        &stage.algorithm,
+        stage.chunk_size,
+        &stage.parameters,
+    )?;
+    check_name(
+        &format!("{field}.stage_type"),
+        stage.stage_type.as_str(),
+        None,
+    )
+}
+
+/// Inserts a stage with its parameters; the caller holds a write transaction.
+pub(crate) fn insert(
+    conn: &Connection,
+    pipeline: &PipelineId,
+    stage: &NewStage,
+    order: u32,
+    archived: bool,
+    now: Timestamp,
+) -> Result<Stage> {
+    let id = StageId::new();
+    let chunk_size = stage
+        .chunk_size
+        .map(|s| to_i64("chunk_size", s))
+        .transpose()?;
+    conn.prepare_cached(INSERT)?.execute(params![
+        id,
+        pipeline,
+        stage.name,
+        stage.stage_type,
+        stage.algorithm,
+        stage.enabled,
+        order,
+        stage.parallel_processing,
+        chunk_size,
+        archived,
+        now
+    ])?;
+    for (key, value) in &stage.parameters {
+        conn.prepare_cached(INSERT_PARAMETER)?
+            .execute(params![id, key, value, archived, now])?;
+    }
+    Ok(Stage {
+        id,
+        pipeline_id: pipeline.clone(),
+        name: stage.name.clone(),
+        stage_type: stage.stage_type.clone(),
+        algorithm: stage.algorithm.clone(),
+        enabled: stage.enabled,
+        order,
+        parallel_processing: stage.parallel_processing,
+        chunk_size: stage.chunk_size,
+        parameters: stage.parameters.clone(),
+        archived,
+        created_at: now,
+        updated_at: now,
+    })
+}
+
+/// Writes a stage's row (not its parameters) when anything but its timestamps changed.
+fn update_row(conn: &Connection, stored: &Stage, wanted: &Stage, now: Timestamp) -> Result<()> {
+    let same = stored.name == wanted.name
+        && stored.stage_type == wanted.stage_type
+        && stored.algorithm == wanted.algorithm
+        && stored.enabled == wanted.enabled
+        && stored.order == wanted.order
+        && stored.parallel_processing == wanted.parallel_processing
+        && stored.chunk_size == wanted.chunk_size;
+    if same {
+        return Ok(());
+    }
+    let chunk_size = wanted
+        .chunk_size
+        .map(|s| to_i64("chunk_size", s))
+        .transpose()?;
+    conn.prepare_cached(UPDATE)?.execute(params![
+        wanted.id,
+        wanted.name,
+        wanted.stage_type,
+        wanted.algorithm,
+        wanted.enabled,
+        wanted.order,
+        wanted.parallel_processing,
+        chunk_size,
+        now
+    ])?;
+    Ok(())
+}
+
+/// Makes a pipeline's stages exactly `wanted`, matched by id; the caller holds a write
+/// transaction and has validated `wanted`.
+pub(crate) fn replace_in(
+    conn: &Connection,
+    stored: &[Stage],
+    wanted: &[Stage],
+    archived: bool,
+    now: Timestamp,
+) -> Result<()> {
+    let wanted_ids: HashSet<&StageId> = wanted.iter().map(|s| &s.id).collect();
+    for old in stored.iter().filter(|s| !wanted_ids.contains(&s.id)) {
+        conn.prepare_cached(DELETE)?.execute([&old.id])?;
+    }
+    for (i, stage) in wanted.iter().enumerate() {
+        if let Some(old) = stored.iter().find(|s| s.id == stage.id) {
+            update_row(conn, old, stage, now)?;
+            PARAMETERS.replace_in(conn, stage.id.as_str(), &stage.parameters, now)?;
+            continue;
+        }
+        if conn
+            .prepare_cached(OWNER)?
+            .query_row([&stage.id], |_| Ok(()))
+            .optional()?
+            .is_some()
+        {
+            return Err(Error::invalid(
+                format!("stages[{i}].id"),
+                format!("`{}` is the id of a stage of another pipeline", stage.id),
+            ));
+        }
+        let chunk_size = stage
+            .chunk_size
+            .map(|s| to_i64("chunk_size", s))
+            .transpose()?;
+        conn.prepare_cached(INSERT)?.execute(params![
+            stage.id,
+            stage.pipeline_id,
+            stage.name,
+            stage.stage_type,
+            stage.algorithm,
+            stage.enabled,
+            stage.order,
+            stage.parallel_processing,
+            chunk_size,
+            archived,
+            now
+        ])?;
+        for (key, value) in &stage.parameters {
+            conn.prepare_cached(INSERT_PARAMETER)?
+                .execute(params![stage.id, key, value, archived, now])?;
+        }
+    }
+    Ok(())
+}
+
+fn load(conn: &Connection, sql: &str, key: &str) -> Result<Vec<Stage>> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let mut rows = statement.query([key])?;
+    let mut stages = Vec::new();
+    while let Some(row) = rows.next()? {
+        stages.push(decode(row)?);
+    }
+    Ok(stages)
+}
+
+/// The stage with this id, with its parameters.
+///
+/// # Errors
+///
+/// [`Error::InvalidData`] when a stored value cannot be decoded.
+pub fn get(conn: &Connection, id: &StageId) -> Result<Option<Stage>> {
+    read(conn, |conn| {
+        let Some(mut stage) = load(conn, BY_ID, id.as_str())?.pop() else {
+            return Ok(None);
+        };
+        stage.parameters = PARAMETERS.list_entries(conn, id.as_str())?;
+        Ok(Some(stage))
+    })
+}
+
+/// The stages of a pipeline by order, with their parameters: two statements whatever their
+/// number.
+///
+/// # Errors
+///
+/// [`Error::NotFound`] when the pipeline does not exist.
+pub fn list(conn: &Connection, pipeline: &PipelineId) -> Result<Vec<Stage>> {
+    read(conn, |conn| {
+        let mut stages = load(conn, OF_PIPELINE, pipeline.as_str())?;
+        if stages.is_empty() {
+            if !super::pipelines::exists(conn, pipeline)? {
+                return Err(pipeline_not_found(pipeline));
+            }
+            return Ok(stages);
+        }
+        let mut statement = conn.prepare_cached(PARAMETERS_OF_PIPELINE)?;
+        let mut rows = statement.query([pipeline])?;
+        while let Some(row) = rows.next()? {
+            let stage: String = Source {
+                table: "stage_parameters",
+                row: "?",
+            }
+            .get(row, 0, "stage_id")?;
+            let source = Source {
+                table: "stage_parameters",
+                row: &stage,
+            };
+            let key: String = source.get(row, 1, "key")?;
+            let value: String = source.get(row, 2, "value")?;
+            if let Some(owner) = stages.iter_mut().find(|s| s.id.as_str() == stage) {
+                owner.parameters.insert(key, value);
+            }
+        }
+        Ok(stages)
+    })
+}
+
+fn pipeline_not_found(pipeline: &PipelineId) -> Error {
+    Error::NotFound {
+        entity: "pipeline",
+        key: pipeline.to_string(),
+    }
+}
+
+fn stage_not_found(id: &StageId) -> Error {
+    Error::NotFound {
+        entity: "stage",
+        key: id.to_string(),
+    }
+}
+
+/// Adds a stage to a pipeline: at `position` (0-based; later stages move down one), or at the
+/// end when `position` is `None` or past the end.
+///
+/// # Errors
+///
+/// [`Error::InvalidInput`] naming the field; [`Error::NotFound`] when the pipeline does not
+/// exist.
+pub fn add(
+    conn: &Connection,
+    pipeline: &PipelineId,
+    stage: &NewStage,
+    position: Option<u32>,
+) -> Result<Stage> {
+    check_new("stage", stage)?;
+    write(conn, |conn| {
+        let (archived, count): (bool, i64) = conn
+            .prepare_cached(PIPELINE_STATE)?
+            .query_row([pipeline], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?
+            .ok_or_else(|| pipeline_not_found(pipeline))?;
+        let count = u32::try_from(count).unwrap_or(u32::MAX);
+        let order = position.map_or(count, |p| p.min(count));
+        let now = Timestamp::now();
+        if order < count {
+            conn.prepare_cached(SHIFT_FROM)?
+                .execute(params![pipeline, order, 1, now])?;
+        }
+        insert(conn, pipeline, stage, order, archived, now)
+    })
+}
+
+/// Writes a stage's fields and parameters (matched by `stage.id`), bumping `updated_at` of what
+/// changed, and returns what is stored.
+///
+/// # Errors
+///
+/// [`Error::InvalidInput`] naming the field, or `order` when another stage of the pipeline has
+/// it; [`Error::NotFound`] when the stage does not exist.
+pub fn update(conn: &Connection, stage: &Stage) -> Result<Stage> {
+    check_stage("stage", stage)?;
+    write(conn, |conn| {
+        let stored = load(conn, BY_ID, stage.id.as_str())?
+            .pop()
+            .ok_or_else(|| stage_not_found(&stage.id))?;
+        if stored.pipeline_id != stage.pipeline_id {
+            return Err(Error::invalid(
+                "pipeline_id",
+                format!(
+                    "stage `{}` belongs to pipeline `{}`",
+                    stage.id, stored.pipeline_id
+                ),
+            ));
+        }
+        let now = Timestamp::now();
+        update_row(conn, &stored, stage, now)?;
+        PARAMETERS.replace_in(conn, stage.id.as_str(), &stage.parameters, now)?;
+        let duplicate: Option<i64> = conn
+            .prepare_cached(DUPLICATE_ORDER)?
+            .query_row([&stage.pipeline_id], |r| r.get(0))
+            .optional()?;
+        if let Some(order) = duplicate {
+            return Err(Error::invalid(
+                "order",
+                format!("order {order} is used by another stage of the pipeline"),
+            ));
+        }
+        let mut updated = load(conn, BY_ID, stage.id.as_str())?
+            .pop()
+            .ok_or_else(|| stage_not_found(&stage.id))?;
+        updated.parameters = PARAMETERS.list_entries(conn, stage.id.as_str())?;
+        Ok(updated)
+    })
+}
+
+/// Enables or disables a stage.
+///
+/// # Errors
+///
+/// [`Error::NotFound`] when the stage does not exist.
+pub fn set_enabled(conn: &Connection, id: &StageId, enabled: bool) -> Result<()> {
+    write(conn, |conn| {
+        let changed =
+            conn.prepare_cached(SET_ENABLED)?
+                .execute(params![id, enabled, Timestamp::now()])?;
+        if changed == 0 && get_owner(conn, id)?.is_none() {
+            return Err(stage_not_found(id));
+        }
+        Ok(())
+    })
+}
+
+fn get_owner(conn: &Connection, id: &StageId) -> Result<Option<(PipelineId, u32)>> {
+    Ok(conn
+        .prepare_cached(OWNER)?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
+}
+
+/// Puts a pipeline's stages in the order of `ids`, which must name each of its stages once.
+///
+/// # Errors
+///
+/// [`Error::InvalidInput`] (`stage_ids`) when `ids` is not a permutation of the pipeline's
+/// stages; [`Error::NotFound`] when the pipeline does not exist.
+pub fn reorder(conn: &Connection, pipeline: &PipelineId, ids: &[StageId]) -> Result<()> {
+    write(conn, |conn| {
+        let stored = load(conn, OF_PIPELINE, pipeline.as_str())?;
+        if stored.is_empty() && !super::pipelines::exists(conn, pipeline)? {
+            return Err(pipeline_not_found(pipeline));
+        }
+        let known: HashSet<&StageId> = stored.iter().map(|s| &s.id).collect();
+        let given: HashSet<&StageId> = ids.iter().collect();
+        if given.len() != ids.len() || known != given {
+            return Err(Error::invalid(
+                "stage_ids",
+                format!(
+                    "must name each of the pipeline's {} stages exactly once ({} given, {} distinct, {} of them known)",
+                    stored.len(),
+                    ids.len(),
+                    given.len(),
+                    given.iter().filter(|id| known.contains(*id)).count()
+                ),
+            ));
+        }
+        let now = Timestamp::now();
+        for (order, id) in (0_u32..).zip(ids) {
+            conn.prepare_cached(SET_ORDER)?
+                .execute(params![id, order, now])?;
+        }
+        Ok(())
+    })
+}
+
+/// Removes a stage and its parameters; later stages move up one.
+///
+/// # Errors
+///
+/// [`Error::NotFound`] when the stage does not exist.
+pub fn remove(conn: &Connection, id: &StageId) -> Result<()> {
+    write(conn, |conn| {
+        let (pipeline, order) = get_owner(conn, id)?.ok_or_else(|| stage_not_found(id))?;
+        conn.prepare_cached(DELETE)?.execute([id])?;
+        conn.prepare_cached(SHIFT_FROM)?.execute(params![
+            pipeline,
+            order + 1,
+            -1,
+            Timestamp::now()
+        ])?;
+        Ok(())
+    })
+}
