@@ -1,7 +1,14 @@
 //! Integration tests through the public API: one binary, one module per concern.
 
+// A test reads best as one scenario from setup to the last assertion, however long.
+#![allow(clippy::too_many_lines)]
+
+mod children;
 mod common;
 mod errors;
+mod legacy;
 mod migrations;
 mod opening;
+mod pipelines;
 mod schema_shape;
+mod statements;

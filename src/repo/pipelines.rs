@@ -44,12 +44,29 @@ const EXISTS: &str = "SELECT 1 FROM pipelines WHERE id = ?1";
 const HOLDER_ARCHIVED: &str = "SELECT archived FROM pipelines WHERE name = ?1";
 const COUNT_ALL: &str = "SELECT count(*) FROM pipelines";
 const COUNT_ACTIVE: &str = "SELECT count(*) FROM pipelines WHERE archived = false";
-const PAGE: &str = "SELECT id, name, archived, created_at, updated_at, \
-     (SELECT count(*) FROM pipeline_stages WHERE pipeline_stages.pipeline_id = pipelines.id) \
-     FROM pipelines \
-     WHERE name > ?1 AND archived BETWEEN ?2 AND ?3 \
-       AND (?4 IS NULL OR id IN (SELECT pipeline_id FROM pipeline_tags WHERE tag = ?4)) \
-     ORDER BY name LIMIT ?5";
+/// A page query: `?1` the name to start after, `?2` the limit, `?3` the tag when filtering by
+/// one. Each status gets its own statement so SQLite can use the partial index on active names.
+macro_rules! page {
+    ($filter:literal) => {
+        concat!(
+            "SELECT id, name, archived, created_at, updated_at, \
+             (SELECT count(*) FROM pipeline_stages WHERE pipeline_stages.pipeline_id = pipelines.id) \
+             FROM pipelines WHERE ",
+            $filter,
+            " AND name > ?1 ORDER BY name LIMIT ?2"
+        )
+    };
+}
+const PAGE_ACTIVE: &str = page!("archived = false");
+const PAGE_ARCHIVED: &str = page!("archived = true");
+const PAGE_ALL: &str = page!("archived IN (false, true)");
+const PAGE_ACTIVE_TAGGED: &str =
+    page!("archived = false AND id IN (SELECT pipeline_id FROM pipeline_tags WHERE tag = ?3)");
+const PAGE_ARCHIVED_TAGGED: &str =
+    page!("archived = true AND id IN (SELECT pipeline_id FROM pipeline_tags WHERE tag = ?3)");
+const PAGE_ALL_TAGGED: &str = page!(
+    "archived IN (false, true) AND id IN (SELECT pipeline_id FROM pipeline_tags WHERE tag = ?3)"
+);
 const BY_CONFIG: &str = "SELECT id, name, archived, created_at, updated_at FROM pipelines \
      WHERE archived = false \
        AND id IN (SELECT pipeline_id FROM pipeline_configuration WHERE key = ?1 AND value = ?2 AND archived = false) \
@@ -86,7 +103,12 @@ pub(crate) const STATEMENTS: &[(&str, &str)] = &[
     ("pipelines holder", HOLDER_ARCHIVED),
     ("pipelines count all", COUNT_ALL),
     ("pipelines count active", COUNT_ACTIVE),
-    ("pipelines page", PAGE),
+    ("pipelines page active", PAGE_ACTIVE),
+    ("pipelines page archived", PAGE_ARCHIVED),
+    ("pipelines page all", PAGE_ALL),
+    ("pipelines page active tagged", PAGE_ACTIVE_TAGGED),
+    ("pipelines page archived tagged", PAGE_ARCHIVED_TAGGED),
+    ("pipelines page all tagged", PAGE_ALL_TAGGED),
     ("pipelines by config", BY_CONFIG),
     ("pipelines rename", RENAME),
     ("pipelines touch", TOUCH),
@@ -113,14 +135,28 @@ pub enum Status {
     All,
 }
 
-impl Status {
-    /// The range of `archived` values this status covers.
-    fn archived_range(self) -> (bool, bool) {
-        match self {
-            Self::Active => (false, false),
-            Self::Archived => (true, true),
-            Self::All => (false, true),
-        }
+impl ListQuery {
+    /// Runs `f` on this page's statement, its parameters bound.
+    fn query<T>(
+        &self,
+        conn: &Connection,
+        f: impl FnOnce(&mut rusqlite::Rows<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let after = self.after.as_deref().unwrap_or("");
+        let sql = match (self.status, self.tag.is_some()) {
+            (Status::Active, false) => PAGE_ACTIVE,
+            (Status::Archived, false) => PAGE_ARCHIVED,
+            (Status::All, false) => PAGE_ALL,
+            (Status::Active, true) => PAGE_ACTIVE_TAGGED,
+            (Status::Archived, true) => PAGE_ARCHIVED_TAGGED,
+            (Status::All, true) => PAGE_ALL_TAGGED,
+        };
+        let mut statement = conn.prepare_cached(sql)?;
+        let mut rows = match &self.tag {
+            Some(tag) => statement.query(params![after, self.limit, tag])?,
+            None => statement.query(params![after, self.limit])?,
+        };
+        f(&mut rows)
     }
 }
 
@@ -249,6 +285,10 @@ fn decode_head(row: &Row<'_>) -> Result<Head> {
 fn heads(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<Vec<Head>> {
     let mut statement = conn.prepare_cached(sql)?;
     let mut rows = statement.query(params)?;
+    collect_heads(&mut rows)
+}
+
+fn collect_heads(rows: &mut rusqlite::Rows<'_>) -> Result<Vec<Head>> {
     let mut heads = Vec::new();
     while let Some(row) = rows.next()? {
         heads.push(decode_head(row)?);
@@ -482,33 +522,26 @@ pub fn count(conn: &Connection, status: Status) -> Result<u64> {
 ///
 /// [`Error::InvalidData`] when a stored value cannot be decoded.
 pub fn list(conn: &Connection, query: &ListQuery) -> Result<Vec<PipelineSummary>> {
-    let (low, high) = query.status.archived_range();
-    let mut statement = conn.prepare_cached(PAGE)?;
-    let mut rows = statement.query(params![
-        query.after.as_deref().unwrap_or(""),
-        low,
-        high,
-        query.tag,
-        query.limit
-    ])?;
-    let mut page = Vec::new();
-    while let Some(row) = rows.next()? {
-        let head = decode_head(row)?;
-        let stage_count: i64 = Source {
-            table: "pipelines",
-            row: head.id.as_str(),
+    query.query(conn, |rows| {
+        let mut page = Vec::new();
+        while let Some(row) = rows.next()? {
+            let head = decode_head(row)?;
+            let stage_count: i64 = Source {
+                table: "pipelines",
+                row: head.id.as_str(),
+            }
+            .get(row, 5, "stage count")?;
+            page.push(PipelineSummary {
+                stage_count: u32::try_from(stage_count).unwrap_or(u32::MAX),
+                id: head.id,
+                name: head.name,
+                archived: head.archived,
+                created_at: head.created_at,
+                updated_at: head.updated_at,
+            });
         }
-        .get(row, 5, "stage count")?;
-        page.push(PipelineSummary {
-            stage_count: u32::try_from(stage_count).unwrap_or(u32::MAX),
-            id: head.id,
-            name: head.name,
-            archived: head.archived,
-            created_at: head.created_at,
-            updated_at: head.updated_at,
-        });
-    }
-    Ok(page)
+        Ok(page)
+    })
 }
 
 /// One page of full pipelines, by name: the same page as [`list`], each with all its children,
@@ -518,19 +551,8 @@ pub fn list(conn: &Connection, query: &ListQuery) -> Result<Vec<PipelineSummary>
 ///
 /// [`Error::InvalidData`] when a stored value cannot be decoded.
 pub fn list_full(conn: &Connection, query: &ListQuery) -> Result<Vec<Pipeline>> {
-    let (low, high) = query.status.archived_range();
     read(conn, |conn| {
-        let page = heads(
-            conn,
-            PAGE,
-            params![
-                query.after.as_deref().unwrap_or(""),
-                low,
-                high,
-                query.tag,
-                query.limit
-            ],
-        )?;
+        let page = query.query(conn, collect_heads)?;
         assemble(conn, page)
     })
 }
