@@ -20,6 +20,7 @@
 //!
 //! * `PRAGMA foreign_keys = ON`, read back and verified;
 //! * a busy timeout (5 s unless [`OpenOptions::busy_timeout`] says otherwise);
+//! * a prepared-statement cache large enough for every repository statement;
 //! * for files opened for writing, `journal_mode = WAL` and `synchronous = NORMAL`
 //!   (both configurable). A brand-new file can answer `SQLITE_BUSY` to the journal-mode change
 //!   without consulting the busy handler when several processes create it at once; the change is
@@ -150,6 +151,9 @@ pub fn database_exists(url: &str) -> Result<bool> {
 pub fn ensure_schema(conn: &mut Connection) -> Result<MigrationReport> {
     migrator().run(conn)
 }
+
+/// How many prepared statements each connection keeps: every repository statement fits.
+const STATEMENT_CACHE_CAPACITY: usize = 96;
 
 /// SQLite's journal modes (`PRAGMA journal_mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -373,6 +377,9 @@ impl OpenOptions {
 
     /// Pragmas for every connection; `writable_file` is the path of a file opened for writing.
     fn configure(&self, conn: &Connection, writable_file: Option<&Path>) -> Result<()> {
+        // The repositories prepare about 60 distinct statements; rusqlite's default cache holds
+        // 16, which an `update` alone would cycle through.
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
         conn.busy_timeout(self.busy_timeout)?;
         conn.pragma_update(None, "foreign_keys", true)?;
         let value: i64 = conn.pragma_query_value(None, "foreign_keys", |row| row.get(0))?;
