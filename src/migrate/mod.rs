@@ -315,10 +315,13 @@ struct Recorded {
 }
 
 fn read_recorded(conn: &Connection) -> rusqlite::Result<Vec<Recorded>> {
-    if !history_exists(conn)? {
-        return Ok(Vec::new());
-    }
-    let mut statement = conn.prepare_cached(SELECT_RECORDED)?;
+    // Warm path: the table exists, one statement. Only when preparing fails is the schema
+    // asked whether the history exists at all (a database never migrated).
+    let mut statement = match conn.prepare_cached(SELECT_RECORDED) {
+        Ok(statement) => statement,
+        Err(_) if !history_exists(conn)? => return Ok(Vec::new()),
+        Err(error) => return Err(error),
+    };
     let rows = statement.query_map([], |row| {
         Ok(Recorded {
             version: row.get(0)?,
