@@ -314,12 +314,13 @@ struct Recorded {
     checksum: Option<[u8; 48]>,
 }
 
-fn read_recorded(conn: &Connection) -> rusqlite::Result<Vec<Recorded>> {
+/// The history for planning, `None` when the database has no history table.
+fn read_recorded(conn: &Connection) -> rusqlite::Result<Option<Vec<Recorded>>> {
     // Warm path: the table exists, one statement. Only when preparing fails is the schema
     // asked whether the history exists at all (a database never migrated).
     let mut statement = match conn.prepare_cached(SELECT_RECORDED) {
         Ok(statement) => statement,
-        Err(_) if !history_exists(conn)? => return Ok(Vec::new()),
+        Err(_) if !history_exists(conn)? => return Ok(None),
         Err(error) => return Err(error),
     };
     let rows = statement.query_map([], |row| {
@@ -333,7 +334,7 @@ fn read_recorded(conn: &Connection) -> rusqlite::Result<Vec<Recorded>> {
                 .and_then(|blob| <[u8; 48]>::try_from(blob).ok()),
         })
     })?;
-    rows.collect()
+    rows.collect::<rusqlite::Result<_>>().map(Some)
 }
 
 /// The recorded description of a version, for messages about versions this build does not know.
@@ -584,7 +585,7 @@ impl Migrator {
     /// [`MigrateError::Modified`], [`MigrateError::OutOfOrder`]; or
     /// [`Error::Sqlite`](crate::Error::Sqlite) when the history cannot be read.
     pub fn pending(&self, conn: &Connection) -> Result<Vec<PendingMigration>> {
-        let recorded = read_recorded(conn)?;
+        let recorded = read_recorded(conn)?.unwrap_or_default();
         Ok(self
             .plan(&recorded, |v| recorded_description(conn, v))?
             .into_iter()
@@ -611,7 +612,7 @@ impl Migrator {
         if !conn.is_autocommit() {
             return Err(MigrateError::InTransaction.into());
         }
-        let recorded = read_recorded(conn)?;
+        let recorded = read_recorded(conn)?.unwrap_or_default();
         if self
             .plan(&recorded, |v| recorded_description(conn, v))?
             .is_empty()
@@ -626,16 +627,20 @@ impl Migrator {
         let mut report = MigrationReport::default();
         loop {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            tx.execute_batch(CREATE_HISTORY)?;
             // Read again under the write lock: another process may have migrated meanwhile.
-            let recorded = read_recorded(&tx)?;
-            let Some(&migration) = self
-                .plan(&recorded, |v| recorded_description(&tx, v))?
-                .first()
-            else {
+            let recorded = match read_recorded(&tx)? {
+                Some(recorded) => recorded,
+                None => {
+                    tx.execute_batch(CREATE_HISTORY)?;
+                    Vec::new()
+                }
+            };
+            let pending = self.plan(&recorded, |v| recorded_description(&tx, v))?;
+            let Some(&migration) = pending.first() else {
                 tx.commit()?;
                 break;
             };
+            let last = pending.len() == 1;
             debug!(
                 "applying migration {} ({})",
                 migration.version, migration.file
@@ -673,6 +678,9 @@ impl Migrator {
                 description: migration.description.to_string(),
                 elapsed,
             });
+            if last {
+                break;
+            }
         }
         Ok(report)
     }
