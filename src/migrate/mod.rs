@@ -628,12 +628,11 @@ impl Migrator {
         loop {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             // Read again under the write lock: another process may have migrated meanwhile.
-            let recorded = match read_recorded(&tx)? {
-                Some(recorded) => recorded,
-                None => {
-                    tx.execute_batch(CREATE_HISTORY)?;
-                    Vec::new()
-                }
+            let recorded = if let Some(recorded) = read_recorded(&tx)? {
+                recorded
+            } else {
+                tx.execute_batch(CREATE_HISTORY)?;
+                Vec::new()
             };
             let pending = self.plan(&recorded, |v| recorded_description(&tx, v))?;
             let Some(&migration) = pending.first() else {
