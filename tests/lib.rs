@@ -4,6 +4,8 @@
 #![allow(clippy::too_many_lines)]
 
 mod children;
+#[cfg(feature = "cli")]
+mod cli;
 mod common;
 mod errors;
 mod legacy;

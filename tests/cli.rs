@@ -1,0 +1,488 @@
+//! The `pipeline-store` command, run as a user runs it, against temporary databases.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use crate::common::{TempDb, TestResult, raw};
+
+const BIN: &str = env!("CARGO_BIN_EXE_pipeline-store");
+
+/// Runs the command in `dir` with `PIPELINE_STORE_DB` unset.
+fn run_in(dir: &Path, args: &[&str]) -> Output {
+    let output = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("PIPELINE_STORE_DB")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
+        "{stderr}"
+    );
+    output
+}
+
+fn run(db: &TempDb, args: &[&str]) -> Output {
+    let url = db.url();
+    let mut all = vec!["--db", url.as_str()];
+    all.extend_from_slice(args);
+    run_in(db.dir.path(), &all)
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn json(output: &Output) -> Value {
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(output));
+    serde_json::from_slice(&output.stdout).expect("valid JSON")
+}
+
+fn code(output: &Output) -> Option<i32> {
+    output.status.code()
+}
+
+#[test]
+fn demo_works_in_an_empty_directory_with_the_default_database() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let first = run_in(dir.path(), &["demo"]);
+    assert_eq!(code(&first), Some(0), "{}", stderr(&first));
+    let text = stdout(&first);
+    for expected in [
+        "secure-backup",
+        "input_checksum",
+        "brotli",
+        "aes256gcm",
+        "output_checksum",
+        "max_workers",
+        "throughput",
+        "nightly",
+    ] {
+        assert!(text.contains(expected), "{expected} missing from:\n{text}");
+    }
+    assert!(
+        dir.path().join("pipeline.db").is_file(),
+        "./pipeline.db by default"
+    );
+    let again = run_in(dir.path(), &["demo", "--json"]);
+    let pipelines = json(&again);
+    let pipelines = pipelines.as_array().ok_or("an array")?;
+    assert_eq!(pipelines.len(), 2, "running it twice does not duplicate");
+    let backup = &pipelines[0];
+    assert_eq!(backup["name"], "secure-backup");
+    let stages: Vec<&str> = backup["stages"]
+        .as_array()
+        .ok_or("stages")?
+        .iter()
+        .map(|s| s["algorithm"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(stages, ["sha256", "brotli", "aes256gcm", "sha256"]);
+    assert_eq!(backup["stages"][1]["parameters"]["level"], "6");
+    assert_eq!(backup["metrics"]["chunks_total"], 32);
+    assert_eq!(backup["tags"], serde_json::json!(["nightly", "secure"]));
+    Ok(())
+}
+
+#[test]
+fn the_database_can_come_from_the_environment() -> TestResult {
+    let db = TempDb::new()?;
+    let output = Command::new(BIN)
+        .args(["init", "--json"])
+        .env("PIPELINE_STORE_DB", db.url())
+        .output()?;
+    assert_eq!(
+        json(&output)["applied"].as_array().ok_or("applied")?.len(),
+        3
+    );
+    assert!(db.path.is_file());
+    Ok(())
+}
+
+#[test]
+fn init_and_migrate_report_what_they_did() -> TestResult {
+    let db = TempDb::new()?;
+    let init = run(&db, &["init"]);
+    assert_eq!(code(&init), Some(0), "{}", stderr(&init));
+    assert!(
+        stdout(&init).contains("applied 3 migration(s)"),
+        "{}",
+        stdout(&init)
+    );
+    assert!(stdout(&run(&db, &["init"])).contains("up to date"));
+
+    let info = json(&run(&db, &["migrate", "info", "--json"]));
+    let info = info.as_array().ok_or("rows")?;
+    assert_eq!(info.len(), 3);
+    assert!(
+        info.iter()
+            .all(|row| row["state"] == "applied" && row["installed_on"].is_string())
+    );
+    let table = stdout(&run(&db, &["migrate", "info"]));
+    assert!(
+        table.starts_with("VERSION") && table.contains("20250101000000  applied"),
+        "{table}"
+    );
+
+    let fresh = TempDb::new()?;
+    assert!(pipeline_store::create_database_if_missing(&fresh.url())?);
+    let dry = json(&run(&fresh, &["migrate", "run", "--dry-run", "--json"]));
+    assert_eq!(dry.as_array().ok_or("pending")?.len(), 3);
+    let tables: i64 =
+        raw(&fresh.path)?.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+    assert_eq!(tables, 0, "a dry run applies nothing");
+    let applied = json(&run(&fresh, &["migrate", "run", "--json"]));
+    assert_eq!(applied["applied"].as_array().ok_or("applied")?.len(), 3);
+    assert!(stdout(&run(&fresh, &["migrate", "run", "--dry-run"])).contains("nothing to apply"));
+    Ok(())
+}
+
+#[test]
+fn migrate_add_writes_a_timestamped_file_and_refuses_bad_names() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let added = run_in(
+        dir.path(),
+        &[
+            "migrate",
+            "add",
+            "add pipeline owner",
+            "--source",
+            "db/migrations",
+            "--json",
+        ],
+    );
+    let file = json(&added)["file"].as_str().ok_or("file")?.to_owned();
+    let name = Path::new(&file)
+        .file_name()
+        .ok_or("name")?
+        .to_string_lossy()
+        .into_owned();
+    assert_eq!(
+        name.len(),
+        "20250101000000_add_pipeline_owner.sql".len(),
+        "{name}"
+    );
+    assert!(
+        name[..14].bytes().all(|b| b.is_ascii_digit()) && name.ends_with("_add_pipeline_owner.sql"),
+        "{name}"
+    );
+    let migrator = pipeline_store::migrate::Migrator::from_dir(dir.path().join("db/migrations"))?;
+    assert_eq!(migrator.migrations()[0].description(), "add pipeline owner");
+    for bad in ["", "   ", "drop/../etc", "semi;colon"] {
+        let refused = run_in(
+            dir.path(),
+            &["migrate", "add", bad, "--source", "db/migrations"],
+        );
+        assert_eq!(code(&refused), Some(2), "{bad:?}: {}", stderr(&refused));
+        assert!(
+            stderr(&refused).starts_with("error: "),
+            "{}",
+            stderr(&refused)
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("db/migrations"))?.count(),
+        1,
+        "nothing else written"
+    );
+    Ok(())
+}
+
+#[test]
+fn pipelines_are_created_shown_listed_and_changed() -> TestResult {
+    let db = TempDb::new()?;
+    let created = run(
+        &db,
+        &[
+            "pipeline",
+            "create",
+            "nightly",
+            "--stage",
+            "checksum:sha256",
+            "--stage",
+            "compression:zstd:level=19,long=true",
+            "--stage",
+            "Encryption:aes256gcm:key_size=256",
+            "--stage",
+            "checksum:sha256",
+            "--config",
+            "max_workers=4",
+            "--tag",
+            "nightly",
+            "--json",
+        ],
+    );
+    let p = json(&created);
+    assert_eq!(p["stages"].as_array().ok_or("stages")?.len(), 4);
+    assert_eq!(p["stages"][1]["parameters"]["long"], "true");
+    assert_eq!(p["stages"][2]["stage_type"], "encryption");
+    assert_eq!(p["stages"][3]["name"], "checksum-2");
+    assert_eq!(p["configuration"]["max_workers"], "4");
+    let id = p["id"].as_str().ok_or("id")?.to_owned();
+
+    let by_id = json(&run(&db, &["pipeline", "show", &id, "--json"]));
+    assert_eq!(by_id, p, "show by id gives what create printed");
+    let shown = stdout(&run(&db, &["pipeline", "show", "nightly"]));
+    assert!(
+        shown.contains("level=19, long=true") && shown.contains("max_workers"),
+        "{shown}"
+    );
+
+    run(
+        &db,
+        &[
+            "pipeline",
+            "create",
+            "weekly",
+            "--stage",
+            "compression:brotli",
+        ],
+    );
+    let listed = json(&run(&db, &["pipeline", "list", "--json"]));
+    let names: Vec<&str> = listed
+        .as_array()
+        .ok_or("list")?
+        .iter()
+        .map(|s| s["name"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(names, ["nightly", "weekly"]);
+    let tagged = json(&run(
+        &db,
+        &["pipeline", "list", "--tag", "nightly", "--json"],
+    ));
+    assert_eq!(tagged.as_array().ok_or("list")?.len(), 1);
+
+    assert_eq!(
+        code(&run(&db, &["pipeline", "rename", "weekly", "sunday"])),
+        Some(0)
+    );
+    assert_eq!(code(&run(&db, &["pipeline", "archive", "sunday"])), Some(0));
+    let archived = json(&run(&db, &["pipeline", "list", "--archived", "--json"]));
+    assert_eq!(archived[0]["name"], "sunday");
+    assert_eq!(archived[0]["archived"], true);
+    assert_eq!(
+        json(&run(&db, &["pipeline", "list", "--all", "--json"]))
+            .as_array()
+            .ok_or("list")?
+            .len(),
+        2
+    );
+    assert_eq!(code(&run(&db, &["pipeline", "restore", "sunday"])), Some(0));
+
+    let refused = run(&db, &["pipeline", "delete", "sunday"]);
+    assert_eq!(code(&refused), Some(2));
+    assert!(stderr(&refused).contains("--yes"), "{}", stderr(&refused));
+    let deleted = json(&run(
+        &db,
+        &["pipeline", "delete", "sunday", "--yes", "--json"],
+    ));
+    assert_eq!(deleted["action"], "deleted");
+    let table = stdout(&run(&db, &["pipeline", "list"]));
+    assert!(
+        table.starts_with("NAME") && table.contains("nightly") && !table.contains("sunday"),
+        "{table}"
+    );
+    Ok(())
+}
+
+#[test]
+fn bad_input_gets_one_clear_line_and_a_telling_exit_status() -> TestResult {
+    let db = TempDb::new()?;
+    run(
+        &db,
+        &["pipeline", "create", "taken", "--stage", "checksum:sha256"],
+    );
+    for (args, expected_code, needle) in [
+        (
+            vec!["pipeline", "show", "no-such-pipeline"],
+            3,
+            "no-such-pipeline",
+        ),
+        (
+            vec!["pipeline", "archive", "no-such-pipeline"],
+            3,
+            "not found",
+        ),
+        (
+            vec!["pipeline", "create", "x", "--stage", "compression"],
+            2,
+            "--stage `compression`",
+        ),
+        (
+            vec![
+                "pipeline",
+                "create",
+                "x",
+                "--stage",
+                "compression:zstd:level",
+            ],
+            2,
+            "`level` is not key=value",
+        ),
+        (
+            vec!["pipeline", "create", "x", "--config", "novalue"],
+            2,
+            "--config `novalue`",
+        ),
+        (vec!["pipeline", "create", "taken"], 2, "taken"),
+        (vec!["pipeline", "create", "   "], 2, "invalid name"),
+        (vec!["pipeline", "frobnicate"], 2, "frobnicate"),
+    ] {
+        let output = run(&db, &args);
+        assert_eq!(
+            code(&output),
+            Some(expected_code),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains(needle),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+    let missing = run_in(db.dir.path(), &["--db", "absent.db", "pipeline", "list"]);
+    assert_eq!(code(&missing), Some(3), "{}", stderr(&missing));
+    assert!(
+        !db.dir.path().join("absent.db").exists(),
+        "reading does not create a database"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_garbage_database_file_is_refused_and_left_unchanged() -> TestResult {
+    let db = TempDb::new()?;
+    let garbage: Vec<u8> = (0..4096_u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13).to_le_bytes()[0])
+        .collect();
+    std::fs::write(&db.path, &garbage)?;
+    for args in [
+        vec!["pipeline", "list"],
+        vec!["init"],
+        vec!["check"],
+        vec!["migrate", "run"],
+        vec!["pipeline", "create", "x"],
+    ] {
+        let output = run(&db, &args);
+        assert_eq!(code(&output), Some(4), "{args:?}: {}", stderr(&output));
+        let message = stderr(&output);
+        assert!(
+            message.contains("is not a SQLite database") && message.lines().count() == 1,
+            "{message}"
+        );
+    }
+    assert_eq!(std::fs::read(&db.path)?, garbage, "byte for byte unchanged");
+    Ok(())
+}
+
+#[test]
+fn a_read_only_database_reads_but_refuses_writes() -> TestResult {
+    let db = TempDb::new()?;
+    run(
+        &db,
+        &["pipeline", "create", "kept", "--stage", "checksum:sha256"],
+    );
+    let read_only = format!("{}?mode=ro", db.url());
+    let ro = |args: &[&str]| {
+        let mut all = vec!["--db", read_only.as_str()];
+        all.extend_from_slice(args);
+        run_in(db.dir.path(), &all)
+    };
+    let listed = json(&ro(&["pipeline", "list", "--json"]));
+    assert_eq!(listed[0]["name"], "kept");
+    assert_eq!(code(&ro(&["pipeline", "show", "kept"])), Some(0));
+    assert_eq!(code(&ro(&["check"])), Some(0));
+    for args in [
+        vec!["pipeline", "create", "new", "--stage", "checksum:sha256"],
+        vec!["pipeline", "archive", "kept"],
+    ] {
+        let output = ro(&args);
+        assert_eq!(code(&output), Some(4), "{args:?}: {}", stderr(&output));
+        assert!(stderr(&output).contains("read-only"), "{}", stderr(&output));
+    }
+    let after = json(&run(&db, &["pipeline", "show", "kept", "--json"]));
+    assert_eq!(after["archived"], false, "nothing was written");
+    Ok(())
+}
+
+#[test]
+fn check_and_migrate_name_a_modified_migration() -> TestResult {
+    let db = TempDb::new()?;
+    let missing = run(&db, &["check"]);
+    assert_eq!(
+        code(&missing),
+        Some(3),
+        "checking creates nothing: {}",
+        stderr(&missing)
+    );
+    run(&db, &["init"]);
+    let healthy = run(&db, &["check", "--json"]);
+    assert_eq!(json(&healthy)["ok"], true);
+    raw(&db.path)?.execute(
+        "UPDATE _sqlx_migrations SET checksum = zeroblob(48) WHERE version = 20250204120000",
+        [],
+    )?;
+    let checked = run(&db, &["check"]);
+    assert_eq!(code(&checked), Some(1), "{}", stdout(&checked));
+    let text = stdout(&checked);
+    assert!(
+        text.contains("modified 20250204120000")
+            && text.contains("20250204120000_add_pipeline_tags.sql"),
+        "{text}"
+    );
+    assert!(text.contains("integrity_check     ok"), "{text}");
+    let report: Value = serde_json::from_slice(&run(&db, &["check", "--json"]).stdout)?;
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["migrations"][0]["state"], "modified");
+
+    let migrate = run(&db, &["migrate", "run"]);
+    assert_eq!(code(&migrate), Some(4));
+    assert!(
+        stderr(&migrate).contains(
+            "migration 20250204120000 (20250204120000_add_pipeline_tags.sql) was modified"
+        ),
+        "{}",
+        stderr(&migrate)
+    );
+    let listed = run(&db, &["pipeline", "list"]);
+    assert_eq!(
+        code(&listed),
+        Some(4),
+        "reads refuse an inconsistent history too"
+    );
+    assert!(
+        stderr(&listed).contains("20250204120000"),
+        "{}",
+        stderr(&listed)
+    );
+    Ok(())
+}
+
+#[test]
+fn check_reports_foreign_key_violations() -> TestResult {
+    let db = TempDb::new()?;
+    run(&db, &["init"]);
+    let conn = raw(&db.path)?;
+    conn.execute_batch(
+        "PRAGMA foreign_keys = OFF;
+         INSERT INTO pipeline_stages (id, pipeline_id, name, stage_type, stage_order, algorithm, created_at, updated_at)
+             VALUES ('orphan', 'no-such-pipeline', 'x', 'checksum', 0, 'sha256', 't', 't');",
+    )?;
+    drop(conn);
+    let checked = run(&db, &["check"]);
+    assert_eq!(code(&checked), Some(1));
+    assert!(
+        stdout(&checked).contains("pipeline_stages row 1 points at a missing pipelines row"),
+        "{}",
+        stdout(&checked)
+    );
+    Ok(())
+}
