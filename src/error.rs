@@ -61,6 +61,22 @@ pub enum Error {
         source: rusqlite::Error,
     },
 
+    /// A file is already there and would have been overwritten.
+    #[error("{} already exists; it was left as it is (nothing is ever overwritten)", path.display())]
+    AlreadyExists {
+        /// The path.
+        path: PathBuf,
+    },
+
+    /// Copying the database into a backup failed; no backup file was left behind.
+    #[error("backup to {} failed: {source}", path.display())]
+    Backup {
+        /// The backup file that was being written.
+        path: PathBuf,
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
+
     /// A file system operation on the named path failed.
     #[error("{} failed for {}: {source}", operation, path.display())]
     Io {
@@ -149,6 +165,14 @@ pub enum Error {
         source: rusqlite::Error,
     },
 
+    /// The database reached its size limit (`PRAGMA max_page_count`) or the disk is full. The
+    /// write was rolled back; everything committed before it is intact.
+    #[error("the database or disk is full; the write was rolled back: {source}")]
+    Full {
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
+
     /// A write was attempted on a database opened read-only (or a read-only file).
     #[error("the database is read-only: {source}")]
     ReadOnly {
@@ -177,6 +201,7 @@ impl From<rusqlite::Error> for Error {
                 Self::Busy { source: error }
             }
             Some(rusqlite::ErrorCode::ReadOnly) => Self::ReadOnly { source: error },
+            Some(rusqlite::ErrorCode::DiskFull) => Self::Full { source: error },
             _ => Self::Sqlite { source: error },
         }
     }
@@ -199,6 +224,8 @@ impl Error {
             | Self::Constraint { source, .. }
             | Self::Busy { source }
             | Self::ReadOnly { source }
+            | Self::Full { source }
+            | Self::Backup { source, .. }
             | Self::Sqlite { source }
             | Self::Migrate(MigrateError::Failed { source, .. }) => Some(source),
             _ => None,

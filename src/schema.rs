@@ -338,6 +338,7 @@ pub struct OpenOptions {
     journal_mode: JournalMode,
     synchronous: Synchronous,
     migrate: bool,
+    backup_dir: Option<PathBuf>,
 }
 
 impl Default for OpenOptions {
@@ -357,6 +358,7 @@ impl OpenOptions {
             journal_mode: JournalMode::Wal,
             synchronous: Synchronous::Normal,
             migrate: true,
+            backup_dir: None,
         }
     }
 
@@ -394,6 +396,16 @@ impl OpenOptions {
     /// Whether the embedded migrations are applied on open (default `true`).
     pub fn migrate(&mut self, migrate: bool) -> &mut Self {
         self.migrate = migrate;
+        self
+    }
+
+    /// Before applying migrations to a file database that already holds tables, copy it into
+    /// `dir` with [`backup`], as `{file name}.before-{first pending}-to-{last pending}.db`
+    /// (`-2`, `-3`... appended when that name is taken). An upgrade then never costs a user
+    /// their data: if it goes wrong, the copy is the database as it was. Nothing is copied when
+    /// nothing is pending or the database is empty.
+    pub fn backup_before_migrate(&mut self, dir: impl Into<PathBuf>) -> &mut Self {
+        self.backup_dir = Some(dir.into());
         self
     }
 
@@ -468,12 +480,18 @@ impl OpenOptions {
                 ..MigrationReport::default()
             }
         } else {
+            let backup = match (&self.backup_dir, &target.location) {
+                (Some(dir), Location::File(path)) => backup_if_pending(&conn, migrator, path, dir)
+                    .map_err(|e| not_a_database(e, path))?,
+                _ => None,
+            };
             migrator
                 .run(&mut conn)
                 .map_err(|e| match &target.location {
                     Location::File(path) => not_a_database(e, path),
                     Location::Memory => e,
                 })?
+                .with_backup(backup)
         };
         Ok((conn, report))
     }
@@ -517,6 +535,157 @@ impl OpenOptions {
         }
         Ok(())
     }
+}
+
+/// Copies the database into `dir` when migrations are pending and it holds tables.
+fn backup_if_pending(
+    conn: &Connection,
+    migrator: &Migrator,
+    path: &Path,
+    dir: &Path,
+) -> Result<Option<PathBuf>> {
+    let pending = migrator.pending(conn)?;
+    let (Some(first), Some(last)) = (pending.first(), pending.last()) else {
+        return Ok(None);
+    };
+    let tables: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+        [],
+        |row| row.get(0),
+    )?;
+    if tables == 0 {
+        return Ok(None);
+    }
+    let file = path
+        .file_name()
+        .map_or_else(|| "database".into(), |n| n.to_string_lossy().into_owned());
+    let base = format!("{file}.before-{}-to-{}", first.version, last.version);
+    for attempt in 1_u32.. {
+        let name = if attempt == 1 {
+            format!("{base}.db")
+        } else {
+            format!("{base}-{attempt}.db")
+        };
+        match backup(conn, dir.join(&name)) {
+            Ok(()) => {
+                log::info!(
+                    "backed up {} to {}",
+                    path.display(),
+                    dir.join(&name).display()
+                );
+                return Ok(Some(dir.join(name)));
+            }
+            Err(Error::AlreadyExists { .. }) => {}
+            Err(error) => return Err(error),
+        }
+    }
+    unreachable!("u32 attempts run out only after 4 billion existing backups")
+}
+
+/// Copies the database of `conn` into a new file at `target`, through SQLite's online backup
+/// API: other connections may keep reading and writing meanwhile.
+///
+/// The copy is written to a temporary file beside `target`, synced, and only then given the
+/// name `target`, so a crash never leaves a partial backup under that name; an existing file
+/// is never overwritten. The copy uses the rollback journal (one self-contained file).
+///
+/// ```
+/// let dir = tempfile::tempdir()?;
+/// let conn = pipeline_store::initialize_database(":memory:")?;
+/// let target = dir.path().join("copy.db");
+/// pipeline_store::schema::backup(&conn, &target)?;
+/// let copy = pipeline_store::initialize_database(target.to_str().unwrap())?;
+/// assert!(pipeline_store::schema::check(&copy)?.is_ok());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// [`Error::AlreadyExists`] when `target` exists, [`Error::DirectoryNotFound`] when its
+/// directory does not, [`Error::Backup`] when SQLite fails to copy, [`Error::Io`] when the file
+/// cannot be synced or named. No file is left behind on error.
+pub fn backup(conn: &Connection, target: impl AsRef<Path>) -> Result<()> {
+    let target = target.as_ref();
+    if std::fs::symlink_metadata(target).is_ok() {
+        return Err(Error::AlreadyExists {
+            path: target.to_path_buf(),
+        });
+    }
+    check_parent(target)?;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let partial = target.with_file_name(format!(
+        ".{}.{}-{nanos}.partial",
+        target
+            .file_name()
+            .map_or_else(|| "backup".into(), |n| n.to_string_lossy()),
+        std::process::id()
+    ));
+    let remove_partial = || {
+        for suffix in ["", "-journal", "-wal", "-shm"] {
+            let mut name = partial.clone().into_os_string();
+            name.push(suffix);
+            let _ = std::fs::remove_file(PathBuf::from(name));
+        }
+    };
+    let copied = copy_into(conn, &partial).map_err(|source| Error::Backup {
+        path: target.to_path_buf(),
+        source,
+    });
+    if let Err(error) = copied.and_then(|()| {
+        std::fs::File::open(&partial)
+            .and_then(|f| f.sync_all())
+            .map_err(|source| Error::Io {
+                operation: "syncing the backup",
+                path: partial.clone(),
+                source,
+            })
+    }) {
+        remove_partial();
+        return Err(error);
+    }
+    // A hard link names the file atomically and never replaces an existing one.
+    let published = match std::fs::hard_link(&partial, target) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(Error::AlreadyExists {
+            path: target.to_path_buf(),
+        }),
+        // File systems without hard links: check, then rename (the window is the caller's).
+        Err(_) if std::fs::symlink_metadata(target).is_err() => std::fs::rename(&partial, target)
+            .map_err(|source| Error::Io {
+                operation: "naming the backup",
+                path: target.to_path_buf(),
+                source,
+            }),
+        Err(_) => Err(Error::AlreadyExists {
+            path: target.to_path_buf(),
+        }),
+    };
+    remove_partial();
+    published?;
+    if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
+        // Make the new name durable; not every platform can open a directory, hence best effort.
+        if let Ok(dir) = std::fs::File::open(dir) {
+            let _ = dir.sync_all();
+        }
+    }
+    Ok(())
+}
+
+fn copy_into(conn: &Connection, partial: &Path) -> rusqlite::Result<()> {
+    let mut copy = Connection::open_with_flags(
+        partial,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    {
+        let backup = rusqlite::backup::Backup::new(conn, &mut copy)?;
+        backup.run_to_completion(1024, Duration::ZERO, None)?;
+    }
+    copy.pragma_update(None, "journal_mode", "delete")?;
+    copy.close().map_err(|(_, e)| e)
 }
 
 /// Turns SQLite's "file is not a database" into [`Error::NotADatabase`] naming the path.

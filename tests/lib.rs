@@ -12,5 +12,8 @@ mod legacy;
 mod migrations;
 mod opening;
 mod pipelines;
+mod properties;
+mod reliability;
 mod schema_shape;
 mod statements;
+mod validation;

@@ -397,6 +397,9 @@ pub struct MigrationReport {
     /// Migrations still pending: non-empty only when the run was not allowed to apply them
     /// (a read-only open).
     pub pending: Vec<PendingMigration>,
+    /// The backup taken before applying, when one was asked for
+    /// ([`OpenOptions::backup_before_migrate`](crate::schema::OpenOptions::backup_before_migrate)).
+    pub backup: Option<std::path::PathBuf>,
 }
 
 impl MigrationReport {
@@ -404,6 +407,13 @@ impl MigrationReport {
     #[must_use]
     pub fn is_up_to_date(&self) -> bool {
         self.applied.is_empty() && self.pending.is_empty()
+    }
+
+    /// This report with `backup` set.
+    #[must_use]
+    pub(crate) fn with_backup(mut self, backup: Option<std::path::PathBuf>) -> Self {
+        self.backup = backup;
+        self
     }
 }
 
