@@ -16,6 +16,14 @@ use sha2::{Digest, Sha384};
 #[path = "src/migrate/parse.rs"]
 mod parse;
 
+/// One file of a migration: the whole of it, or its up or down half.
+struct Half {
+    name: String,
+    path: std::path::PathBuf,
+    sql: String,
+    header: parse::Header,
+}
+
 fn main() {
     let dir = Path::new(&env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
         .join("migrations");
@@ -35,34 +43,73 @@ fn main() {
     }
     files.sort();
 
-    let mut out = String::from("&[\n");
-    let mut seen = std::collections::BTreeMap::new();
+    // Read and check every file, then pair the halves of reversible migrations by version.
+    let mut forward: std::collections::BTreeMap<i64, (parse::ParsedName, Half)> =
+        std::collections::BTreeMap::new();
+    let mut backward: std::collections::BTreeMap<i64, Half> = std::collections::BTreeMap::new();
     for (name, path) in &files {
         let parsed = parse::parse_file_name(name)
             .unwrap_or_else(|reason| panic!("migration file {}: {reason}", path.display()));
-        if let Some(first) = seen.insert(parsed.version, name.clone()) {
-            panic!(
-                "migration files {first} and {name} share version {}",
-                parsed.version
-            );
-        }
         let bytes =
             fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
         let sql = String::from_utf8(bytes)
             .unwrap_or_else(|_| panic!("migration file {} is not valid UTF-8", path.display()));
-        let equivalents = parse::equivalent_checksums(&sql)
+        let header = parse::header(&sql)
             .unwrap_or_else(|reason| panic!("migration file {}: {reason}", path.display()));
-        let checksum: [u8; 48] = Sha384::digest(sql.as_bytes()).into();
-        let absolute = path.canonicalize().expect("the file was just read");
+        let half = Half {
+            name: name.clone(),
+            path: path.clone(),
+            sql,
+            header,
+        };
+        let version = parsed.version;
+        let clash = if parsed.kind == parse::Kind::Down {
+            backward.insert(version, half).map(|h| h.name)
+        } else {
+            forward.insert(version, (parsed, half)).map(|(_, h)| h.name)
+        };
+        if let Some(first) = clash {
+            panic!("migration files {first} and {name} share version {version}");
+        }
+    }
+    if let Some((version, down)) = backward.iter().find(|(v, _)| !forward.contains_key(v)) {
+        panic!("{} has no up migration for version {version}", down.name);
+    }
+
+    let mut out = String::from("&[\n");
+    for (version, (parsed, up)) in &forward {
+        assert!(
+            parsed.kind != parse::Kind::Simple || !backward.contains_key(version),
+            "{} has a .down.sql; name it {version}_….up.sql",
+            up.name
+        );
+        let checksum: [u8; 48] = Sha384::digest(up.sql.as_bytes()).into();
+        let down = backward.get(version).map_or_else(
+            || "None".to_owned(),
+            |down| {
+                format!(
+                    "Some(({:?}, include_str!({:?}), ({}, {})))",
+                    down.name,
+                    down.path
+                        .canonicalize()
+                        .expect("the file was just read")
+                        .display()
+                        .to_string(),
+                    down.header.no_transaction,
+                    down.header.foreign_keys_off
+                )
+            },
+        );
         writeln!(
             out,
-            "    crate::migrate::Migration::embedded({}, {:?}, {:?}, include_str!({:?}), {:?}, &{:?}),",
-            parsed.version,
+            "    crate::migrate::Migration::embedded({version}, {:?}, {:?}, include_str!({:?}), {:?}, &{:?}, ({}, {}), {down}),",
             parsed.description,
-            name,
-            absolute.display().to_string(),
+            up.name,
+            up.path.canonicalize().expect("the file was just read").display().to_string(),
             checksum,
-            equivalents,
+            up.header.equivalent_checksums,
+            up.header.no_transaction,
+            up.header.foreign_keys_off,
         )
         .expect("writing to a String cannot fail");
     }

@@ -227,7 +227,10 @@ impl Error {
             | Self::Full { source }
             | Self::Backup { source, .. }
             | Self::Sqlite { source }
-            | Self::Migrate(MigrateError::Failed { source, .. }) => Some(source),
+            | Self::Migrate(
+                MigrateError::Failed { source, .. }
+                | MigrateError::FailedOutsideTransaction { source, .. },
+            ) => Some(source),
             _ => None,
         }
     }
@@ -420,6 +423,81 @@ pub enum MigrateError {
         version: i64,
         /// Its file name.
         file: String,
+    },
+
+    /// A `-- no-transaction` migration failed: statements before the failing one may have taken
+    /// effect, and its history row is left with `success = 0`.
+    #[error(
+        "migration {version} ({file}) ran outside a transaction (-- no-transaction) and failed: {source}; \
+         statements before the failing one may have taken effect and its history row is marked failed: \
+         fix the schema by hand, then repair the history (mark it applied, or forget it to run it again)"
+    )]
+    FailedOutsideTransaction {
+        /// The version.
+        version: i64,
+        /// The script's file name.
+        file: String,
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
+
+    /// A `-- foreign-keys: off` migration left rows whose foreign key points nowhere; it was
+    /// rolled back.
+    #[error(
+        "migration {version} ({file}) would leave rows whose foreign key points nowhere, so it was \
+         rolled back: {}",
+        violations.join("; ")
+    )]
+    ForeignKeyViolations {
+        /// The version.
+        version: i64,
+        /// The script's file name.
+        file: String,
+        /// One line per violation: table, rowid and parent table.
+        violations: Vec<String>,
+    },
+
+    /// A migration to revert has no down script.
+    #[error(
+        "migration {version} ({file}) has no down script (.down.sql), so it cannot be reverted; \
+         nothing was reverted"
+    )]
+    Irreversible {
+        /// The version.
+        version: i64,
+        /// Its file name.
+        file: String,
+    },
+
+    /// A version that is not in the migration set was named.
+    #[error("there is no migration with version {version}")]
+    UnknownVersion {
+        /// The version.
+        version: i64,
+    },
+
+    /// A `-- no-transaction` migration cannot run inside the single transaction of grouped mode.
+    #[error(
+        "migration {version} ({file}) is -- no-transaction and cannot run in grouped mode's single \
+         transaction; run it without grouping"
+    )]
+    NotGroupable {
+        /// The version.
+        version: i64,
+        /// Its file name.
+        file: String,
+    },
+
+    /// [`Migrator::validate`](crate::migrate::Migrator::validate) found a migration whose down
+    /// script does not undo it.
+    #[error("migration {version} ({file}) failed validation: {reason}")]
+    ValidationFailed {
+        /// The version.
+        version: i64,
+        /// Its file name.
+        file: String,
+        /// What went wrong.
+        reason: String,
     },
 
     /// Migrations were asked to run on a connection with an open transaction.

@@ -24,15 +24,18 @@
 //!   the same time never apply a migration twice, and none of them fails for it.
 //! * A migration that fails is rolled back completely and leaves no history row.
 
+mod maintenance;
 mod parse;
+mod runner;
+
+pub use maintenance::{DirtyRepair, Repair, RepairReport, ValidationReport};
+pub use runner::{Migrator, Policy};
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
-use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use log::{debug, info};
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension};
 use sha2::{Digest, Sha384};
 
 pub use crate::error::MigrateError;
@@ -42,7 +45,7 @@ use crate::error::Result;
 pub const HISTORY_TABLE: &str = "_sqlx_migrations";
 
 /// The history table's DDL, as sqlx writes it for SQLite.
-const CREATE_HISTORY: &str = "
+pub(crate) const CREATE_HISTORY: &str = "
 CREATE TABLE IF NOT EXISTS _sqlx_migrations (
     version BIGINT PRIMARY KEY,
     description TEXT NOT NULL,
@@ -63,7 +66,7 @@ const SELECT_RECORDED: &str =
 
 const SELECT_DESCRIPTION: &str = "SELECT description FROM _sqlx_migrations WHERE version = ?1";
 
-const INSERT_HISTORY: &str = "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+pub(crate) const INSERT_HISTORY: &str = "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
      VALUES (?1, ?2, TRUE, ?3, ?4)";
 
 /// SHA-384 of a migration's bytes: the checksum sqlx records.
@@ -92,6 +95,27 @@ pub struct Migration {
     sql: Cow<'static, str>,
     checksum: [u8; 48],
     equivalent_checksums: Cow<'static, [[u8; 48]]>,
+    no_transaction: bool,
+    foreign_keys_off: bool,
+    down: Option<Down>,
+}
+
+/// The reverting half of a reversible migration (`.down.sql`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Down {
+    file: Cow<'static, str>,
+    sql: Cow<'static, str>,
+    no_transaction: bool,
+    foreign_keys_off: bool,
+}
+
+/// SQL to run and how: what the runner needs of either half of a migration.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Script<'a> {
+    pub file: &'a str,
+    pub sql: &'a str,
+    pub no_transaction: bool,
+    pub foreign_keys_off: bool,
 }
 
 impl Migration {
@@ -118,14 +142,35 @@ impl Migration {
             version,
             file: Cow::Owned(format!("{version}_{}.sql", description.replace(' ', "_"))),
             checksum: checksum(sql.as_bytes()),
+            no_transaction: parse::no_transaction(&sql),
+            foreign_keys_off: parse::foreign_keys_off(&sql),
             description,
             sql,
             equivalent_checksums: Cow::Borrowed(&[]),
+            down: None,
         }
     }
 
-    /// A migration from a file name (`{version}_{description}.sql`) and the file's contents,
-    /// reading `-- pipeline-store: equivalent-checksum <hex>` directives from its header.
+    /// This migration with a down script that reverts it (what a `.down.sql` file holds),
+    /// which makes it reversible ([`Migrator::revert_to`]). Its directives are read as for the
+    /// up script. The checksum stays the up script's, as sqlx computes it.
+    #[must_use]
+    pub fn with_down(mut self, sql: impl Into<Cow<'static, str>>) -> Self {
+        let sql = sql.into();
+        let stem = self.file.strip_suffix(".sql").unwrap_or(&self.file);
+        let stem = stem.strip_suffix(".up").unwrap_or(stem);
+        self.down = Some(Down {
+            file: Cow::Owned(format!("{stem}.down.sql")),
+            no_transaction: parse::no_transaction(&sql),
+            foreign_keys_off: parse::foreign_keys_off(&sql),
+            sql,
+        });
+        self
+    }
+
+    /// A migration from a file name (`{version}_{description}.sql`, or `.up.sql`) and the file's
+    /// contents, reading the directives of its header: `-- no-transaction`,
+    /// `-- foreign-keys: off` and `-- pipeline-store: equivalent-checksum <hex>`.
     ///
     /// ```
     /// use pipeline_store::migrate::Migration;
@@ -137,8 +182,9 @@ impl Migration {
     ///
     /// # Errors
     ///
-    /// [`MigrateError::InvalidFileName`] for a malformed name, [`MigrateError::InvalidDirective`]
-    /// for a directive whose checksum is not 96 hexadecimal digits.
+    /// [`MigrateError::InvalidFileName`] for a malformed name or a `.down.sql` file (add it to its
+    /// migration with [`with_down`](Self::with_down)), [`MigrateError::InvalidDirective`] for a
+    /// directive whose checksum is not 96 hexadecimal digits.
     pub fn from_file(
         file_name: impl Into<String>,
         sql: impl Into<Cow<'static, str>>,
@@ -150,22 +196,34 @@ impl Migration {
                 file: file.clone(),
                 reason,
             })?;
-        let equivalents =
-            parse::equivalent_checksums(&sql).map_err(|reason| MigrateError::InvalidDirective {
-                file: file.clone(),
-                reason,
-            })?;
+        if parsed.kind == parse::Kind::Down {
+            return Err(MigrateError::InvalidFileName {
+                file,
+                reason: "a .down.sql file is the second half of a migration, not a migration"
+                    .to_owned(),
+            }
+            .into());
+        }
+        let header = parse::header(&sql).map_err(|reason| MigrateError::InvalidDirective {
+            file: file.clone(),
+            reason,
+        })?;
         Ok(Self {
             version: parsed.version,
             description: Cow::Owned(parsed.description),
             checksum: checksum(sql.as_bytes()),
             file: Cow::Owned(file),
             sql,
-            equivalent_checksums: Cow::Owned(equivalents),
+            equivalent_checksums: Cow::Owned(header.equivalent_checksums),
+            no_transaction: header.no_transaction,
+            foreign_keys_off: header.foreign_keys_off,
+            down: None,
         })
     }
 
-    /// A migration embedded by `build.rs`: everything was computed at build time.
+    /// A migration embedded by `build.rs`: everything was computed at build time. `flags` are
+    /// `(no_transaction, foreign_keys_off)`; `down` is `(file, sql, flags)`.
+    #[allow(clippy::too_many_arguments)] // one call per generated line, in build.rs's output
     pub(crate) const fn embedded(
         version: i64,
         description: &'static str,
@@ -173,6 +231,8 @@ impl Migration {
         sql: &'static str,
         checksum: [u8; 48],
         equivalent_checksums: &'static [[u8; 48]],
+        flags: (bool, bool),
+        down: Option<(&'static str, &'static str, (bool, bool))>,
     ) -> Self {
         Self {
             version,
@@ -181,7 +241,68 @@ impl Migration {
             sql: Cow::Borrowed(sql),
             checksum,
             equivalent_checksums: Cow::Borrowed(equivalent_checksums),
+            no_transaction: flags.0,
+            foreign_keys_off: flags.1,
+            down: match down {
+                Some((file, sql, flags)) => Some(Down {
+                    file: Cow::Borrowed(file),
+                    sql: Cow::Borrowed(sql),
+                    no_transaction: flags.0,
+                    foreign_keys_off: flags.1,
+                }),
+                None => None,
+            },
         }
+    }
+
+    /// Whether it runs outside a transaction (`-- no-transaction` as its first line).
+    #[must_use]
+    pub fn no_transaction(&self) -> bool {
+        self.no_transaction
+    }
+
+    /// Whether foreign keys are switched off around it (`-- foreign-keys: off` in its header).
+    #[must_use]
+    pub fn foreign_keys_off(&self) -> bool {
+        self.foreign_keys_off
+    }
+
+    /// The down script, when the migration is reversible.
+    #[must_use]
+    pub fn down_sql(&self) -> Option<&str> {
+        self.down.as_ref().map(|d| d.sql.as_ref())
+    }
+
+    pub(crate) fn up_script(&self) -> Script<'_> {
+        Script {
+            file: &self.file,
+            sql: &self.sql,
+            no_transaction: self.no_transaction,
+            foreign_keys_off: self.foreign_keys_off,
+        }
+    }
+
+    pub(crate) fn down_script(&self) -> Option<Script<'_>> {
+        self.down.as_ref().map(|d| Script {
+            file: &d.file,
+            sql: &d.sql,
+            no_transaction: d.no_transaction,
+            foreign_keys_off: d.foreign_keys_off,
+        })
+    }
+
+    /// Whether `recorded` is the checksum of this migration's file with other line endings
+    /// (CRLF instead of LF or the reverse) or with a UTF-8 byte order mark added or removed:
+    /// the same file checked out on another system. Computed only when a checksum differs.
+    #[must_use]
+    pub fn differs_only_in_line_endings(&self, recorded: &[u8]) -> bool {
+        let base = self.sql.strip_prefix('\u{feff}').unwrap_or(&self.sql);
+        let lf = base.replace("\r\n", "\n");
+        let crlf = lf.replace('\n', "\r\n");
+        [lf, crlf].iter().any(|text| {
+            recorded == checksum(text.as_bytes())
+                || recorded == checksum(format!("\u{feff}{text}").as_bytes())
+        })
     }
 
     /// Declares another checksum under which this migration counts as applied: the checksum of an
@@ -286,7 +407,7 @@ fn history_exists(conn: &Connection) -> rusqlite::Result<bool> {
         .is_some())
 }
 
-fn read_history(conn: &Connection) -> rusqlite::Result<Vec<AppliedMigration>> {
+pub(crate) fn read_history(conn: &Connection) -> rusqlite::Result<Vec<AppliedMigration>> {
     if !history_exists(conn)? {
         return Ok(Vec::new());
     }
@@ -308,14 +429,14 @@ fn read_history(conn: &Connection) -> rusqlite::Result<Vec<AppliedMigration>> {
 /// 48-byte SHA-384 kept as `None` (it can match nothing). Reading these costs no allocation per
 /// row, which keeps opening a database with a long history cheap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Recorded {
-    version: i64,
-    success: bool,
-    checksum: Option<[u8; 48]>,
+pub(crate) struct Recorded {
+    pub version: i64,
+    pub success: bool,
+    pub checksum: Option<[u8; 48]>,
 }
 
 /// The history for planning, `None` when the database has no history table.
-fn read_recorded(conn: &Connection) -> rusqlite::Result<Option<Vec<Recorded>>> {
+pub(crate) fn read_recorded(conn: &Connection) -> rusqlite::Result<Option<Vec<Recorded>>> {
     // Warm path: the table exists, one statement. Only when preparing fails is the schema
     // asked whether the history exists at all (a database never migrated).
     let mut statement = match conn.prepare_cached(SELECT_RECORDED) {
@@ -338,7 +459,7 @@ fn read_recorded(conn: &Connection) -> rusqlite::Result<Option<Vec<Recorded>>> {
 }
 
 /// The recorded description of a version, for messages about versions this build does not know.
-fn recorded_description(conn: &Connection, version: i64) -> String {
+pub(crate) fn recorded_description(conn: &Connection, version: i64) -> String {
     conn.prepare_cached(SELECT_DESCRIPTION)
         .and_then(|mut s| s.query_row([version], |row| row.get(0)))
         .unwrap_or_else(|_| format!("version {version}"))
@@ -358,6 +479,9 @@ pub enum MigrationState {
     Missing,
     /// Recorded with `success = 0`: a run that did not finish.
     Dirty,
+    /// Applied; the file differs from the recorded checksum only in line endings (CRLF/LF) or a
+    /// byte order mark. `Migrator::repair` can record the file's checksum.
+    LineEndings,
 }
 
 impl std::fmt::Display for MigrationState {
@@ -368,6 +492,7 @@ impl std::fmt::Display for MigrationState {
             Self::Modified => "modified",
             Self::Missing => "missing",
             Self::Dirty => "dirty",
+            Self::LineEndings => "line-endings",
         })
     }
 }
@@ -394,6 +519,8 @@ pub struct MigrationStatus {
 pub struct MigrationReport {
     /// The migrations applied by this run, in order.
     pub applied: Vec<AppliedStep>,
+    /// The migrations reverted by this run, newest first.
+    pub reverted: Vec<AppliedStep>,
     /// Migrations still pending: non-empty only when the run was not allowed to apply them
     /// (a read-only open).
     pub pending: Vec<PendingMigration>,
@@ -406,7 +533,7 @@ impl MigrationReport {
     /// `true` when the database was already up to date and nothing is pending.
     #[must_use]
     pub fn is_up_to_date(&self) -> bool {
-        self.applied.is_empty() && self.pending.is_empty()
+        self.applied.is_empty() && self.reverted.is_empty() && self.pending.is_empty()
     }
 
     /// This report with `backup` set.
@@ -417,7 +544,7 @@ impl MigrationReport {
     }
 }
 
-/// A migration applied by a run.
+/// A migration applied (or reverted) by a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct AppliedStep {
@@ -425,7 +552,7 @@ pub struct AppliedStep {
     pub version: i64,
     /// The description.
     pub description: String,
-    /// How long its SQL took.
+    /// How long its script took.
     pub elapsed: Duration,
 }
 
@@ -448,314 +575,6 @@ impl From<&Migration> for PendingMigration {
             description: m.description.to_string(),
             file: m.file.to_string(),
         }
-    }
-}
-
-/// An ordered set of migrations and the runner that applies them.
-///
-/// ```
-/// use pipeline_store::migrate::{Migration, Migrator};
-///
-/// let migrator = Migrator::new(vec![
-///     Migration::new(1, "create notes", "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL);"),
-///     Migration::new(2, "index notes", "CREATE INDEX idx_notes_body ON notes(body);"),
-/// ])?;
-/// let mut conn = rusqlite::Connection::open_in_memory()?;
-/// let report = migrator.run(&mut conn)?;
-/// assert_eq!(report.applied.len(), 2);
-/// assert!(migrator.run(&mut conn)?.is_up_to_date());
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Migrator {
-    migrations: Vec<Migration>,
-}
-
-impl Migrator {
-    /// A migrator over `migrations`, sorted by version.
-    ///
-    /// # Errors
-    ///
-    /// [`MigrateError::DuplicateVersion`] when two migrations share a version.
-    pub fn new(mut migrations: Vec<Migration>) -> Result<Self> {
-        migrations.sort_by_key(Migration::version);
-        for pair in migrations.windows(2) {
-            if pair[0].version == pair[1].version {
-                return Err(MigrateError::DuplicateVersion {
-                    version: pair[0].version,
-                    first: pair[0].file.to_string(),
-                    second: pair[1].file.to_string(),
-                }
-                .into());
-            }
-        }
-        Ok(Self { migrations })
-    }
-
-    /// A migrator over the `*.sql` files of a directory, read now.
-    ///
-    /// Other files (a README, `.gitkeep`) and subdirectories are ignored; every `.sql` file must
-    /// be a well-formed migration.
-    ///
-    /// # Errors
-    ///
-    /// [`MigrateError::Read`] when the directory or a file cannot be read,
-    /// [`MigrateError::InvalidFileName`], [`MigrateError::NotUtf8`],
-    /// [`MigrateError::InvalidDirective`] or [`MigrateError::DuplicateVersion`], each naming the
-    /// file.
-    pub fn from_dir(path: impl AsRef<Path>) -> Result<Self> {
-        let dir = path.as_ref();
-        let read_error = |path: &Path, source| MigrateError::Read {
-            path: path.to_path_buf(),
-            source,
-        };
-        let mut migrations = Vec::new();
-        for entry in std::fs::read_dir(dir).map_err(|e| read_error(dir, e))? {
-            let entry = entry.map_err(|e| read_error(dir, e))?;
-            let path = entry.path();
-            let file_name = entry.file_name();
-            let Some(name) = file_name.to_str() else {
-                debug!("skipping {}: the name is not UTF-8", path.display());
-                continue;
-            };
-            let is_file = std::fs::metadata(&path)
-                .map_err(|e| read_error(&path, e))?
-                .is_file();
-            if !is_file || !name.ends_with(".sql") {
-                debug!("skipping {}: not a .sql file", path.display());
-                continue;
-            }
-            let bytes = std::fs::read(&path).map_err(|e| read_error(&path, e))?;
-            let sql = String::from_utf8(bytes)
-                .map_err(|_| MigrateError::NotUtf8 { path: path.clone() })?;
-            migrations.push(Migration::from_file(name, sql)?);
-        }
-        Self::new(migrations)
-    }
-
-    /// The migrations, by version.
-    #[must_use]
-    pub fn migrations(&self) -> &[Migration] {
-        &self.migrations
-    }
-
-    /// One row per version known to the code or to the database, by version, with its state.
-    ///
-    /// Reads only; works on a read-only connection and on a database that was never migrated.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Sqlite`](crate::Error::Sqlite) when the history cannot be read.
-    pub fn status(&self, conn: &Connection) -> Result<Vec<MigrationStatus>> {
-        let history = read_history(conn)?;
-        let mut rows: Vec<MigrationStatus> = self
-            .migrations
-            .iter()
-            .map(|m| {
-                let applied = history.iter().find(|a| a.version == m.version).cloned();
-                let state = match &applied {
-                    None => MigrationState::Pending,
-                    Some(a) if !a.success => MigrationState::Dirty,
-                    Some(a) if !m.matches_checksum(&a.checksum) => MigrationState::Modified,
-                    Some(_) => MigrationState::Applied,
-                };
-                MigrationStatus {
-                    version: m.version,
-                    description: m.description.to_string(),
-                    file: Some(m.file.to_string()),
-                    state,
-                    applied,
-                }
-            })
-            .collect();
-        for a in &history {
-            if self.find(a.version).is_none() {
-                rows.push(MigrationStatus {
-                    version: a.version,
-                    description: a.description.clone(),
-                    file: None,
-                    state: if a.success {
-                        MigrationState::Missing
-                    } else {
-                        MigrationState::Dirty
-                    },
-                    applied: Some(a.clone()),
-                });
-            }
-        }
-        rows.sort_by_key(|row| row.version);
-        Ok(rows)
-    }
-
-    /// Validates the database against this set and lists what is pending, without writing.
-    ///
-    /// # Errors
-    ///
-    /// The first problem found, in this order: [`MigrateError::Dirty`], [`MigrateError::Missing`],
-    /// [`MigrateError::Modified`], [`MigrateError::OutOfOrder`]; or
-    /// [`Error::Sqlite`](crate::Error::Sqlite) when the history cannot be read.
-    pub fn pending(&self, conn: &Connection) -> Result<Vec<PendingMigration>> {
-        let recorded = read_recorded(conn)?.unwrap_or_default();
-        Ok(self
-            .plan(&recorded, |v| recorded_description(conn, v))?
-            .into_iter()
-            .map(PendingMigration::from)
-            .collect())
-    }
-
-    /// Applies every pending migration, each with its history row in one `BEGIN IMMEDIATE`
-    /// transaction.
-    ///
-    /// When the database is up to date this costs two small reads and writes nothing.
-    ///
-    /// # Errors
-    ///
-    /// * [`MigrateError::InTransaction`] when `conn` has an open transaction;
-    /// * a validation error ([`MigrateError::Dirty`], [`Missing`](MigrateError::Missing),
-    ///   [`Modified`](MigrateError::Modified), [`OutOfOrder`](MigrateError::OutOfOrder)), with
-    ///   nothing applied;
-    /// * [`MigrateError::Failed`] when a migration's SQL fails: it is rolled back, and the
-    ///   migrations before it stay applied;
-    /// * [`Error::Busy`](crate::Error::Busy) when another connection holds the write lock past
-    ///   the busy timeout.
-    pub fn run(&self, conn: &mut Connection) -> Result<MigrationReport> {
-        if !conn.is_autocommit() {
-            return Err(MigrateError::InTransaction.into());
-        }
-        let recorded = read_recorded(conn)?.unwrap_or_default();
-        if self
-            .plan(&recorded, |v| recorded_description(conn, v))?
-            .is_empty()
-        {
-            debug!(
-                "schema is up to date ({} migrations applied)",
-                recorded.len()
-            );
-            return Ok(MigrationReport::default());
-        }
-
-        let mut report = MigrationReport::default();
-        loop {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            // Read again under the write lock: another process may have migrated meanwhile.
-            let recorded = if let Some(recorded) = read_recorded(&tx)? {
-                recorded
-            } else {
-                tx.execute_batch(CREATE_HISTORY)?;
-                Vec::new()
-            };
-            let pending = self.plan(&recorded, |v| recorded_description(&tx, v))?;
-            let Some(&migration) = pending.first() else {
-                tx.commit()?;
-                break;
-            };
-            let last = pending.len() == 1;
-            debug!(
-                "applying migration {} ({})",
-                migration.version, migration.file
-            );
-            let started = Instant::now();
-            tx.execute_batch(&migration.sql)
-                .map_err(|source| MigrateError::Failed {
-                    version: migration.version,
-                    file: migration.file.to_string(),
-                    source,
-                })?;
-            if tx.is_autocommit() {
-                return Err(MigrateError::EndedTransaction {
-                    version: migration.version,
-                    file: migration.file.to_string(),
-                }
-                .into());
-            }
-            let elapsed = started.elapsed();
-            tx.prepare_cached(INSERT_HISTORY)?.execute(params![
-                migration.version,
-                migration.description.as_ref(),
-                migration.checksum.as_slice(),
-                i64::try_from(elapsed.as_nanos()).unwrap_or(i64::MAX),
-            ])?;
-            tx.commit()?;
-            info!(
-                "applied migration {} ({}) in {:.3} ms",
-                migration.version,
-                migration.description,
-                elapsed.as_secs_f64() * 1000.0
-            );
-            report.applied.push(AppliedStep {
-                version: migration.version,
-                description: migration.description.to_string(),
-                elapsed,
-            });
-            if last {
-                break;
-            }
-        }
-        Ok(report)
-    }
-
-    fn find(&self, version: i64) -> Option<&Migration> {
-        self.migrations
-            .binary_search_by_key(&version, Migration::version)
-            .ok()
-            .map(|i| &self.migrations[i])
-    }
-
-    /// The pending migrations in order, or the first reason to refuse running any.
-    /// `describe` gives the recorded description of a version this build does not know.
-    fn plan(
-        &self,
-        history: &[Recorded],
-        describe: impl Fn(i64) -> String,
-    ) -> Result<Vec<&Migration>, MigrateError> {
-        if let Some(dirty) = history.iter().find(|a| !a.success) {
-            return Err(MigrateError::Dirty {
-                version: dirty.version,
-                file: self
-                    .find(dirty.version)
-                    .map_or_else(|| describe(dirty.version), |m| m.file.to_string()),
-            });
-        }
-        for applied in history {
-            match self.find(applied.version) {
-                None => {
-                    return Err(MigrateError::Missing {
-                        version: applied.version,
-                        description: describe(applied.version),
-                    });
-                }
-                Some(m) if !applied.checksum.is_some_and(|c| m.matches_checksum(&c)) => {
-                    return Err(MigrateError::Modified {
-                        version: m.version,
-                        file: m.file.to_string(),
-                        expected: to_hex(&m.checksum),
-                        found: applied.checksum.map_or_else(
-                            || "a value that is not a SHA-384".to_owned(),
-                            |c| to_hex(&c),
-                        ),
-                    });
-                }
-                Some(_) => {}
-            }
-        }
-        // History and migrations are both sorted by version, and every applied version is known.
-        let latest = history.last().map(|a| a.version);
-        let mut applied = history.iter().map(|a| a.version).peekable();
-        let mut pending = Vec::new();
-        for m in &self.migrations {
-            if applied.next_if_eq(&m.version).is_some() {
-                continue;
-            }
-            if let Some(latest) = latest.filter(|&latest| latest > m.version) {
-                return Err(MigrateError::OutOfOrder {
-                    version: m.version,
-                    file: m.file.to_string(),
-                    latest,
-                });
-            }
-            pending.push(m);
-        }
-        Ok(pending)
     }
 }
 
@@ -833,6 +652,43 @@ mod tests {
             ),
             "{order}"
         );
+    }
+
+    #[test]
+    fn policies_turn_refusals_into_warnings() {
+        let m = migrator()
+            .on_missing(Policy::Allow)
+            .on_out_of_order(Policy::Warn)
+            .on_modified(Policy::Warn);
+        let three = *m.migrations()[2].checksum();
+        let pending = m
+            .plan(
+                &[
+                    row(1, true, &[0; 48]),
+                    row(3, true, &three),
+                    row(9, true, &[1; 48]),
+                ],
+                describe,
+            )
+            .unwrap();
+        assert_eq!(pending.iter().map(|m| m.version()).collect::<Vec<_>>(), [2]);
+    }
+
+    #[test]
+    fn line_ending_variants_are_recognised() {
+        let lf = Migration::new(1, "t", "CREATE TABLE t (x);\nCREATE INDEX i ON t(x);\n");
+        let crlf = Migration::new(1, "t", "CREATE TABLE t (x);\r\nCREATE INDEX i ON t(x);\r\n");
+        let bom = Migration::new(
+            1,
+            "t",
+            "\u{feff}CREATE TABLE t (x);\nCREATE INDEX i ON t(x);\n",
+        );
+        assert!(lf.differs_only_in_line_endings(crlf.checksum()));
+        assert!(crlf.differs_only_in_line_endings(lf.checksum()));
+        assert!(lf.differs_only_in_line_endings(bom.checksum()));
+        assert!(bom.differs_only_in_line_endings(crlf.checksum()));
+        let other = Migration::new(1, "t", "CREATE TABLE t (y);\nCREATE INDEX i ON t(y);\n");
+        assert!(!lf.differs_only_in_line_endings(other.checksum()));
     }
 
     #[test]

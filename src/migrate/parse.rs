@@ -12,27 +12,44 @@
 /// header comment as `-- pipeline-store: equivalent-checksum <96 hex digits>`.
 pub const EQUIVALENT_CHECKSUM_DIRECTIVE: &str = "pipeline-store: equivalent-checksum";
 
+/// Which half of a migration a file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `{version}_{description}.sql`: a migration that cannot be reverted.
+    Simple,
+    /// `{version}_{description}.up.sql`: the forward half of a reversible migration.
+    Up,
+    /// `{version}_{description}.down.sql`: the reverting half.
+    Down,
+}
+
 /// The version and description carried by a migration file name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParsedName {
     /// The number before the first `_`.
     pub version: i64,
-    /// The text after the first `_`, `.sql` removed, every `_` turned into a space.
+    /// The text after the first `_`, `.sql` (and `.up` / `.down`) removed, every `_` turned into
+    /// a space.
     pub description: String,
+    /// Which half of a migration the file holds.
+    pub kind: Kind,
 }
 
-/// Splits `{version}_{description}.sql` the way sqlx does, with stricter checks: the version is
-/// all ASCII digits and fits in an `i64`, the description is not empty, and reversible
-/// (`.up.sql` / `.down.sql`) files are refused rather than run as plain forward migrations.
+/// Splits `{version}_{description}[.up|.down].sql` the way sqlx does, with stricter checks: the
+/// version is all ASCII digits and fits in an `i64`, and the description is not empty.
 ///
 /// The error is the reason, to be wrapped with the file name by the caller.
 pub fn parse_file_name(name: &str) -> Result<ParsedName, String> {
     let Some(stem) = name.strip_suffix(".sql") else {
         return Err("the name does not end in `.sql`".to_owned());
     };
-    if stem.ends_with(".up") || stem.ends_with(".down") {
-        return Err("reversible migrations (`.up.sql` / `.down.sql`) are not supported".to_owned());
-    }
+    let (stem, kind) = if let Some(stem) = stem.strip_suffix(".up") {
+        (stem, Kind::Up)
+    } else if let Some(stem) = stem.strip_suffix(".down") {
+        (stem, Kind::Down)
+    } else {
+        (stem, Kind::Simple)
+    };
     let Some((version, description)) = stem.split_once('_') else {
         return Err("there is no `_` between the version and the description".to_owned());
     };
@@ -48,7 +65,53 @@ pub fn parse_file_name(name: &str) -> Result<ParsedName, String> {
     Ok(ParsedName {
         version,
         description: description.replace('_', " "),
+        kind,
     })
+}
+
+/// What a migration's header asks of the runner.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Header {
+    /// `-- no-transaction` as the first line (sqlx's syntax; a BOM or blank space before it is
+    /// tolerated): run outside a transaction.
+    pub no_transaction: bool,
+    /// `-- foreign-keys: off` in the header: switch foreign keys off around the migration and
+    /// run `PRAGMA foreign_key_check` before committing.
+    pub foreign_keys_off: bool,
+    /// `-- pipeline-store: equivalent-checksum <hex>` lines.
+    pub equivalent_checksums: Vec<[u8; 48]>,
+}
+
+/// Reads a migration's header: the leading run of blank lines and `--` comment lines.
+///
+/// The error names the 1-based line and the reason.
+pub fn header(sql: &str) -> Result<Header, String> {
+    Ok(Header {
+        no_transaction: no_transaction(sql),
+        foreign_keys_off: foreign_keys_off(sql),
+        equivalent_checksums: equivalent_checksums(sql)?,
+    })
+}
+
+/// `-- no-transaction` as the first line, after an optional BOM and blank space.
+pub fn no_transaction(sql: &str) -> bool {
+    let body = sql.strip_prefix('\u{feff}').unwrap_or(sql);
+    body.trim_start().starts_with("-- no-transaction")
+}
+
+/// `-- foreign-keys: off` among the header's comments.
+pub fn foreign_keys_off(sql: &str) -> bool {
+    let body = sql.strip_prefix('\u{feff}').unwrap_or(sql);
+    header_comments(body).any(|(_, c)| c == "foreign-keys: off")
+}
+
+/// The header's comments, trimmed, with their 1-based line numbers.
+fn header_comments(body: &str) -> impl Iterator<Item = (usize, &str)> {
+    body.lines()
+        .enumerate()
+        .map(|(i, line)| (i + 1, line.trim()))
+        .filter(|(_, line)| !line.is_empty())
+        .map_while(|(i, line)| line.strip_prefix("--").map(|c| (i, c.trim())))
 }
 
 /// Reads the `-- pipeline-store: equivalent-checksum <hex>` directives from the header of a
@@ -57,29 +120,21 @@ pub fn parse_file_name(name: &str) -> Result<ParsedName, String> {
 ///
 /// The error names the 1-based line and the reason.
 pub fn equivalent_checksums(sql: &str) -> Result<Vec<[u8; 48]>, String> {
-    let mut found = Vec::new();
-    let sql = sql.strip_prefix('\u{feff}').unwrap_or(sql);
-    for (index, line) in sql.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        let Some(comment) = line.strip_prefix("--") else {
-            break;
-        };
-        let Some(value) = comment.trim().strip_prefix(EQUIVALENT_CHECKSUM_DIRECTIVE) else {
-            continue;
-        };
-        let value = value.trim();
-        let checksum = decode_hex_48(value).ok_or_else(|| {
-            format!(
-                "line {}: `{EQUIVALENT_CHECKSUM_DIRECTIVE}` takes 96 hexadecimal digits (a SHA-384), found `{value}`",
-                index + 1
-            )
-        })?;
-        found.push(checksum);
-    }
-    Ok(found)
+    let body = sql.strip_prefix('\u{feff}').unwrap_or(sql);
+    header_comments(body)
+        .filter_map(|(line, comment)| {
+            comment
+                .strip_prefix(EQUIVALENT_CHECKSUM_DIRECTIVE)
+                .map(|value| (line, value.trim()))
+        })
+        .map(|(line, value)| {
+            decode_hex_48(value).ok_or_else(|| {
+                format!(
+                    "line {line}: `{EQUIVALENT_CHECKSUM_DIRECTIVE}` takes 96 hexadecimal digits (a SHA-384), found `{value}`"
+                )
+            })
+        })
+        .collect()
 }
 
 /// Decodes exactly 96 hexadecimal digits into 48 bytes.
@@ -121,11 +176,36 @@ mod tests {
             "1_.sql",
             "1___.sql",
             "1_x.txt",
-            "1_x.up.sql",
-            "1_x.down.sql",
+            "1_.up.sql",
         ] {
             assert!(parse_file_name(name).is_err(), "{name} was accepted");
         }
+    }
+
+    #[test]
+    fn reversible_halves_are_told_apart() {
+        let up = parse_file_name("7_add_owner.up.sql").unwrap();
+        let down = parse_file_name("7_add_owner.down.sql").unwrap();
+        assert_eq!((up.kind, down.kind), (Kind::Up, Kind::Down));
+        assert_eq!(up.description, "add owner");
+        assert_eq!(down.description, "add owner");
+        assert_eq!(
+            parse_file_name("7_add_owner.sql").unwrap().kind,
+            Kind::Simple
+        );
+    }
+
+    #[test]
+    fn header_directives() {
+        let h = header("\u{feff}  \n-- no-transaction\nVACUUM;").unwrap();
+        assert!(h.no_transaction && !h.foreign_keys_off);
+        let h = header(
+            "-- rebuild pipelines\n--   foreign-keys: off\nCREATE TABLE t(x);\n-- no-transaction",
+        )
+        .unwrap();
+        assert!(!h.no_transaction && h.foreign_keys_off);
+        let h = header("CREATE TABLE t(x);\n-- foreign-keys: off").unwrap();
+        assert!(!h.foreign_keys_off, "only in the header");
     }
 
     #[test]

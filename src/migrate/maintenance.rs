@@ -1,0 +1,235 @@
+//! Work on the history itself: baseline, repair, and validating a migration set.
+
+use rusqlite::{Connection, TransactionBehavior, params};
+
+use super::{CREATE_HISTORY, Migrator, read_history};
+use crate::error::{MigrateError, Result};
+
+const INSERT_BASELINE: &str = "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+     VALUES (?1, ?2, TRUE, ?3, 0) ON CONFLICT (version) DO NOTHING";
+const SET_CHECKSUM: &str = "UPDATE _sqlx_migrations SET checksum = ?2 WHERE version = ?1";
+const MARK_APPLIED: &str = "UPDATE _sqlx_migrations SET success = TRUE, checksum = coalesce(?2, checksum) WHERE version = ?1";
+const FORGET: &str = "DELETE FROM _sqlx_migrations WHERE version = ?1";
+
+/// What to do with a dirty history row (`success = 0`) once the schema was fixed by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DirtyRepair {
+    /// The schema now has what the migration makes: record it as applied.
+    MarkApplied,
+    /// The schema is as before the migration: forget the row so the migration runs again.
+    Forget,
+}
+
+/// What [`Migrator::repair`] may change. Nothing is repaired unless asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Repair {
+    /// Record the file's checksum where the recorded one differs only in line endings or a BOM.
+    pub line_endings: bool,
+    /// Resolve dirty rows this way.
+    pub dirty: Option<DirtyRepair>,
+    /// Forget applied versions this set does not know.
+    pub forget_missing: bool,
+}
+
+impl Repair {
+    /// Nothing to repair; add what is wanted with the methods below.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Record the file's checksum where only line endings or a BOM differ.
+    #[must_use]
+    pub fn line_endings(mut self) -> Self {
+        self.line_endings = true;
+        self
+    }
+
+    /// Resolve dirty rows.
+    #[must_use]
+    pub fn dirty(mut self, how: DirtyRepair) -> Self {
+        self.dirty = Some(how);
+        self
+    }
+
+    /// Forget applied versions unknown to this set.
+    #[must_use]
+    pub fn forget_missing(mut self) -> Self {
+        self.forget_missing = true;
+        self
+    }
+}
+
+/// What [`Migrator::repair`] changed, by version.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RepairReport {
+    /// Checksums rewritten (line endings only).
+    pub checksums_rewritten: Vec<i64>,
+    /// Dirty rows recorded as applied.
+    pub marked_applied: Vec<i64>,
+    /// Rows removed (dirty rows forgotten, missing versions forgotten).
+    pub forgotten: Vec<i64>,
+}
+
+/// What [`Migrator::validate`] checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ValidationReport {
+    /// Versions run up, down and up again, the schema compared at each step.
+    pub reversible: Vec<i64>,
+    /// Versions without a down script: run up only.
+    pub irreversible: Vec<i64>,
+}
+
+impl Migrator {
+    /// Records every migration up to and including `version` as applied without running it:
+    /// adopting a database whose schema was made by hand or by older scripts. Versions already
+    /// recorded are left alone. One transaction.
+    ///
+    /// # Errors
+    ///
+    /// [`MigrateError::UnknownVersion`] when `version` is not in this set;
+    /// [`MigrateError::InTransaction`].
+    pub fn baseline(&self, conn: &mut Connection, version: i64) -> Result<Vec<i64>> {
+        if self.find(version).is_none() {
+            return Err(MigrateError::UnknownVersion { version }.into());
+        }
+        if !conn.is_autocommit() {
+            return Err(MigrateError::InTransaction.into());
+        }
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(CREATE_HISTORY)?;
+        let mut marked = Vec::new();
+        for m in self
+            .migrations()
+            .iter()
+            .take_while(|m| m.version() <= version)
+        {
+            let inserted = tx.prepare_cached(INSERT_BASELINE)?.execute(params![
+                m.version(),
+                m.description(),
+                m.checksum().as_slice()
+            ])?;
+            if inserted == 1 {
+                marked.push(m.version());
+            }
+        }
+        tx.commit()?;
+        log::info!(
+            "baseline: recorded {} migration(s) up to {version} as applied",
+            marked.len()
+        );
+        Ok(marked)
+    }
+
+    /// Repairs the history as asked, in one transaction; see [`Repair`].
+    ///
+    /// # Errors
+    ///
+    /// [`MigrateError::InTransaction`]; [`Error::Sqlite`](crate::Error::Sqlite).
+    pub fn repair(&self, conn: &mut Connection, what: &Repair) -> Result<RepairReport> {
+        if !conn.is_autocommit() {
+            return Err(MigrateError::InTransaction.into());
+        }
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut report = RepairReport::default();
+        for row in read_history(&tx)? {
+            let known = self.find(row.version);
+            if !row.success {
+                match what.dirty {
+                    Some(DirtyRepair::MarkApplied) => {
+                        let checksum = known.map(|m| m.checksum().to_vec());
+                        tx.prepare_cached(MARK_APPLIED)?
+                            .execute(params![row.version, checksum])?;
+                        report.marked_applied.push(row.version);
+                    }
+                    Some(DirtyRepair::Forget) => {
+                        tx.prepare_cached(FORGET)?.execute([row.version])?;
+                        report.forgotten.push(row.version);
+                    }
+                    None => {}
+                }
+                continue;
+            }
+            match known {
+                None if what.forget_missing => {
+                    tx.prepare_cached(FORGET)?.execute([row.version])?;
+                    report.forgotten.push(row.version);
+                }
+                Some(m)
+                    if what.line_endings
+                        && !m.matches_checksum(&row.checksum)
+                        && m.differs_only_in_line_endings(&row.checksum) =>
+                {
+                    tx.prepare_cached(SET_CHECKSUM)?
+                        .execute(params![row.version, m.checksum().as_slice()])?;
+                    report.checksums_rewritten.push(row.version);
+                }
+                _ => {}
+            }
+        }
+        tx.commit()?;
+        Ok(report)
+    }
+
+    /// Runs every migration on a new in-memory database: up; then, when it has a down script,
+    /// down (the schema must be exactly as before) and up again (as after the first up). A
+    /// one-line test for a suite: `migrator.validate()?;`.
+    ///
+    /// # Errors
+    ///
+    /// [`MigrateError::ValidationFailed`] naming the migration whose down script does not undo
+    /// it; any error of running a script ([`MigrateError::Failed`]...).
+    pub fn validate(&self) -> Result<ValidationReport> {
+        let mut conn = Connection::open_in_memory()?;
+        conn.pragma_update(None, "foreign_keys", true)?;
+        let mut report = ValidationReport::default();
+        let mut previous = 0;
+        for m in self.migrations() {
+            let before = schema_of(&conn)?;
+            self.run_to(&mut conn, m.version())?;
+            let after = schema_of(&conn)?;
+            if m.down_sql().is_some() {
+                self.revert_to(&mut conn, previous)?;
+                if schema_of(&conn)? != before {
+                    return Err(MigrateError::ValidationFailed {
+                        version: m.version(),
+                        file: m.file().to_owned(),
+                        reason: "its down script does not restore the schema it started from"
+                            .to_owned(),
+                    }
+                    .into());
+                }
+                self.run_to(&mut conn, m.version())?;
+                if schema_of(&conn)? != after {
+                    return Err(MigrateError::ValidationFailed {
+                        version: m.version(),
+                        file: m.file().to_owned(),
+                        reason: "running it again after its down script gives another schema"
+                            .to_owned(),
+                    }
+                    .into());
+                }
+                report.reversible.push(m.version());
+            } else {
+                report.irreversible.push(m.version());
+            }
+            previous = m.version();
+        }
+        Ok(report)
+    }
+}
+
+/// The schema, history table left out: every object's type, name and SQL, sorted.
+fn schema_of(conn: &Connection) -> Result<Vec<(String, String, Option<String>)>> {
+    let mut statement = conn.prepare(
+        "SELECT type, name, sql FROM sqlite_master WHERE name <> '_sqlx_migrations' ORDER BY type, name",
+    )?;
+    let rows = statement
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
