@@ -169,6 +169,9 @@ pub struct CheckReport {
     pub out_of_order: Vec<MigrationStatus>,
     /// Versions not applied yet (not a problem: the next writable open applies them).
     pub pending: Vec<MigrationStatus>,
+    /// Applied versions whose file differs only in line endings or a BOM (not a problem;
+    /// `Migrator::repair` can record the file's checksum).
+    pub line_endings: Vec<MigrationStatus>,
 }
 
 impl CheckReport {
@@ -252,6 +255,7 @@ pub fn check_with(conn: &Connection, migrator: &Migrator) -> Result<CheckReport>
                 report.out_of_order.push(row);
             }
             MigrationState::Pending => report.pending.push(row),
+            MigrationState::LineEndings => report.line_endings.push(row),
             _ => report.migrations.push(row),
         }
     }

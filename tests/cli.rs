@@ -486,3 +486,88 @@ fn check_reports_foreign_key_violations() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn migrate_revert_baseline_repair_and_validate() -> TestResult {
+    let db = TempDb::new()?;
+    run(&db, &["init"]);
+    let reverted = json(&run(&db, &["migrate", "revert", "--json"]));
+    assert_eq!(
+        reverted["reverted"][0]["version"], 20_250_301_000_000_i64,
+        "the last one, which has a down script"
+    );
+    let info = json(&run(&db, &["migrate", "info", "--json"]));
+    assert_eq!(info[2]["state"], "pending");
+    let refused = run(&db, &["migrate", "revert", "--to", "0"]);
+    assert_eq!(code(&refused), Some(4));
+    assert!(
+        stderr(&refused).contains("20250204120000") && stderr(&refused).contains("no down script"),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(code(&run(&db, &["migrate", "run"])), Some(0));
+
+    let nothing = run(&db, &["migrate", "repair"]);
+    assert_eq!(code(&nothing), Some(2), "repair says what it needs");
+    raw(&db.path)?.execute(
+        "UPDATE _sqlx_migrations SET checksum = ?1 WHERE version = 20250101000000",
+        [pipeline_store::migrate::checksum(
+            pipeline_store::schema::migrator().migrations()[0]
+                .sql()
+                .replace('\n', "\r\n")
+                .as_bytes(),
+        )
+        .to_vec()],
+    )?;
+    assert!(stdout(&run(&db, &["check"])).contains("differs only in line endings"));
+    let repaired = json(&run(
+        &db,
+        &["migrate", "repair", "--line-endings", "--json"],
+    ));
+    assert_eq!(repaired["checksums_rewritten"][0], 20_250_101_000_000_i64);
+    assert_eq!(
+        json(&run(&db, &["migrate", "info", "--json"]))[0]["state"],
+        "applied"
+    );
+
+    let adopted = TempDb::new()?;
+    raw(&adopted.path)?.execute_batch(pipeline_store::schema::migrator().migrations()[0].sql())?;
+    let baseline = json(&run(
+        &adopted,
+        &["migrate", "baseline", "20250101000000", "--json"],
+    ));
+    assert_eq!(baseline["baselined"][0], 20_250_101_000_000_i64);
+    assert_eq!(
+        json(&run(&adopted, &["init", "--json"]))["applied"]
+            .as_array()
+            .ok_or("applied")?
+            .len(),
+        2
+    );
+
+    let valid = run_in(db.dir.path(), &["migrate", "validate"]);
+    assert_eq!(code(&valid), Some(0), "{}", stderr(&valid));
+    let dir = db.dir.path().join("bad-migrations");
+    crate::common::write_migrations(
+        &dir,
+        &[
+            (
+                "1_two_tables.up.sql",
+                "CREATE TABLE a (x); CREATE TABLE b (x);",
+            ),
+            ("1_two_tables.down.sql", "DROP TABLE a;"),
+        ],
+    )?;
+    let invalid = run_in(
+        db.dir.path(),
+        &["migrate", "validate", "--source", "bad-migrations"],
+    );
+    assert_eq!(code(&invalid), Some(4));
+    assert!(
+        stderr(&invalid).contains("1_two_tables.up.sql")
+            && stderr(&invalid).contains("does not restore"),
+        "{}",
+        stderr(&invalid)
+    );
+    Ok(())
+}

@@ -9,6 +9,7 @@ mod cli;
 mod common;
 mod errors;
 mod legacy;
+mod migration_features;
 mod migrations;
 mod opening;
 mod pipelines;

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use clap::{ArgAction, Parser, Subcommand};
 use pipeline_store::Error;
-use pipeline_store::migrate::{MigrationState, MigrationStatus, PendingMigration};
+use pipeline_store::migrate::{
+    DirtyRepair, MigrationState, MigrationStatus, Migrator, PendingMigration, Repair,
+};
 use pipeline_store::model::{
     NewPipeline, NewStage, Pipeline, PipelineId, ProcessingMetrics, StageType, Timestamp,
 };
@@ -79,6 +81,39 @@ enum MigrateCommand {
         /// Only list what would be applied.
         #[arg(long)]
         dry_run: bool,
+    },
+    /// Revert applied migrations with their down scripts: the last one, or all after `--to`.
+    Revert {
+        /// Revert every migration newer than this version (0: all of them).
+        #[arg(long)]
+        to: Option<i64>,
+    },
+    /// Record migrations up to VERSION as applied without running them (adopt a database made
+    /// by hand or by older scripts).
+    Baseline {
+        /// The last version to record.
+        version: i64,
+    },
+    /// Repair the migration history. Nothing is changed unless asked for.
+    Repair {
+        /// Record the file's checksum where it differs only in line endings or a BOM.
+        #[arg(long)]
+        line_endings: bool,
+        /// Record dirty (failed) migrations as applied, after finishing their schema by hand.
+        #[arg(long, conflicts_with = "forget_dirty")]
+        mark_applied: bool,
+        /// Forget dirty (failed) migrations so they run again, after undoing them by hand.
+        #[arg(long)]
+        forget_dirty: bool,
+        /// Forget applied versions this build does not know.
+        #[arg(long)]
+        forget_missing: bool,
+    },
+    /// Run every migration up, down and up again on an in-memory database.
+    Validate {
+        /// Validate the migrations in this directory instead of the built-in ones.
+        #[arg(long)]
+        source: Option<PathBuf>,
     },
     /// Write a new, empty migration file named `<UTC timestamp>_<description>.sql`.
     Add {
@@ -227,6 +262,30 @@ fn run(cli: &Cli) -> Outcome {
                 description,
                 source,
             } => migrate_add(cli, description, source),
+            MigrateCommand::Revert { to } => migrate_revert(cli, *to),
+            MigrateCommand::Baseline { version } => migrate_baseline(cli, *version),
+            MigrateCommand::Repair {
+                line_endings,
+                mark_applied,
+                forget_dirty,
+                forget_missing,
+            } => {
+                let mut repair = Repair::new();
+                if *line_endings {
+                    repair = repair.line_endings();
+                }
+                if *mark_applied {
+                    repair = repair.dirty(DirtyRepair::MarkApplied);
+                }
+                if *forget_dirty {
+                    repair = repair.dirty(DirtyRepair::Forget);
+                }
+                if *forget_missing {
+                    repair = repair.forget_missing();
+                }
+                migrate_repair(cli, &repair)
+            }
+            MigrateCommand::Validate { source } => migrate_validate(cli, source.as_deref()),
         },
         Command::Pipeline { command } => pipeline(cli, command),
         Command::Check => check(cli),
@@ -440,6 +499,119 @@ fn migrate_run(cli: &Cli, dry_run: bool) -> Outcome {
         ));
     }
     init(cli)
+}
+
+/// Opens for writing without applying migrations: for commands that change the history.
+fn open_history(cli: &Cli) -> Result<Connection, Failure> {
+    Ok(OpenOptions::new()
+        .create_if_missing(false)
+        .migrate(false)
+        .open(&cli.db)?)
+}
+
+fn migrate_revert(cli: &Cli, to: Option<i64>) -> Outcome {
+    let mut conn = open_history(cli)?;
+    let target = if let Some(version) = to {
+        version
+    } else {
+        // The last applied migration: revert to the one before it.
+        let applied = pipeline_store::migrate::applied(&conn)?;
+        if applied.is_empty() {
+            return print("nothing to revert\n");
+        }
+        applied
+            .iter()
+            .rev()
+            .nth(1)
+            .map_or(0, |previous| previous.version)
+    };
+    let report = schema::migrator().revert_to(&mut conn, target)?;
+    let reverted: Vec<AppliedJson> = report
+        .reverted
+        .iter()
+        .map(|step| AppliedJson {
+            version: step.version,
+            description: step.description.clone(),
+            execution_time_ns: u64::try_from(step.elapsed.as_nanos()).unwrap_or(u64::MAX),
+        })
+        .collect();
+    if cli.json {
+        return print_json(&RevertedJson { reverted });
+    }
+    if reverted.is_empty() {
+        return print("nothing to revert\n");
+    }
+    let rows: Vec<Vec<String>> = reverted
+        .iter()
+        .map(|r| {
+            vec![
+                r.version.to_string(),
+                r.description.clone(),
+                millis(r.execution_time_ns),
+            ]
+        })
+        .collect();
+    print(&format!(
+        "reverted {} migration(s):\n{}",
+        reverted.len(),
+        table(&["VERSION", "DESCRIPTION", "TIME"], &rows)
+    ))
+}
+
+fn migrate_baseline(cli: &Cli, version: i64) -> Outcome {
+    let mut conn = OpenOptions::new().migrate(false).open(&cli.db)?;
+    let marked = schema::migrator().baseline(&mut conn, version)?;
+    if cli.json {
+        return print_json(&serde_json::json!({ "baselined": marked }));
+    }
+    print(&format!(
+        "recorded {} migration(s) up to {version} as applied without running them\n",
+        marked.len()
+    ))
+}
+
+fn migrate_repair(cli: &Cli, repair: &Repair) -> Outcome {
+    if *repair == Repair::new() {
+        return Err(Failure::Usage(
+            "say what to repair: --line-endings, --mark-applied, --forget-dirty or --forget-missing".to_owned(),
+        ));
+    }
+    let mut conn = open_history(cli)?;
+    let report = schema::migrator().repair(&mut conn, repair)?;
+    if cli.json {
+        return print_json(&serde_json::json!({
+            "checksums_rewritten": report.checksums_rewritten,
+            "marked_applied": report.marked_applied,
+            "forgotten": report.forgotten,
+        }));
+    }
+    print(&format!(
+        "checksums rewritten: {:?}\nmarked applied: {:?}\nforgotten: {:?}\n",
+        report.checksums_rewritten, report.marked_applied, report.forgotten
+    ))
+}
+
+fn migrate_validate(cli: &Cli, source: Option<&Path>) -> Outcome {
+    let loaded;
+    let migrator = match source {
+        Some(dir) => {
+            loaded = Migrator::from_dir(dir)?;
+            &loaded
+        }
+        None => schema::migrator(),
+    };
+    let report = migrator.validate()?;
+    if cli.json {
+        return print_json(&serde_json::json!({
+            "reversible": report.reversible,
+            "irreversible": report.irreversible,
+        }));
+    }
+    print(&format!(
+        "valid: {} migration(s) run up, down and up again; {} without a down script run up only\n",
+        report.reversible.len(),
+        report.irreversible.len()
+    ))
 }
 
 fn migrate_add(cli: &Cli, description: &str, source: &Path) -> Outcome {
@@ -873,6 +1045,15 @@ fn check_text(report: &CheckReport) -> String {
             row.file.as_deref().unwrap_or(&row.description)
         );
     }
+    for row in &report.line_endings {
+        let _ = writeln!(
+            text,
+            "migrations          note     {} ({}): applied; the file differs only in line endings \
+             (`migrate repair --line-endings` records its checksum)",
+            row.version,
+            row.file.as_deref().unwrap_or(&row.description)
+        );
+    }
     for row in &report.pending {
         let _ = writeln!(
             text,
@@ -933,6 +1114,11 @@ struct AppliedJson {
     version: i64,
     description: String,
     execution_time_ns: u64,
+}
+
+#[derive(Serialize)]
+struct RevertedJson {
+    reverted: Vec<AppliedJson>,
 }
 
 #[derive(Serialize)]
@@ -1131,6 +1317,7 @@ struct CheckJson {
     migrations: Vec<MigrationJson>,
     out_of_order: Vec<MigrationJson>,
     pending: Vec<MigrationJson>,
+    line_endings: Vec<MigrationJson>,
 }
 
 impl From<&CheckReport> for CheckJson {
@@ -1150,6 +1337,7 @@ impl From<&CheckReport> for CheckJson {
             migrations: r.migrations.iter().map(MigrationJson::from).collect(),
             out_of_order: r.out_of_order.iter().map(MigrationJson::from).collect(),
             pending: r.pending.iter().map(MigrationJson::from).collect(),
+            line_endings: r.line_endings.iter().map(MigrationJson::from).collect(),
         }
     }
 }

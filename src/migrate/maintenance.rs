@@ -223,10 +223,10 @@ impl Migrator {
     }
 }
 
-/// The schema, history table left out: every object's type, name and SQL, sorted.
+/// The schema, history table and its index left out: every object's type, name and SQL, sorted.
 fn schema_of(conn: &Connection) -> Result<Vec<(String, String, Option<String>)>> {
     let mut statement = conn.prepare(
-        "SELECT type, name, sql FROM sqlite_master WHERE name <> '_sqlx_migrations' ORDER BY type, name",
+        "SELECT type, name, sql FROM sqlite_master WHERE tbl_name <> '_sqlx_migrations' ORDER BY type, name",
     )?;
     let rows = statement
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?

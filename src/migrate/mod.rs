@@ -442,7 +442,9 @@ pub(crate) fn read_recorded(conn: &Connection) -> rusqlite::Result<Option<Vec<Re
     let mut statement = match conn.prepare_cached(SELECT_RECORDED) {
         Ok(statement) => statement,
         Err(_) if !history_exists(conn)? => return Ok(None),
-        Err(error) => return Err(error),
+        // The table exists: preparing used a schema this connection had not reloaded since
+        // another connection created the table. Reading sqlite_master reloaded it.
+        Err(_) => conn.prepare_cached(SELECT_RECORDED)?,
     };
     let rows = statement.query_map([], |row| {
         Ok(Recorded {
