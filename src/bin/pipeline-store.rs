@@ -12,7 +12,7 @@ use std::time::Duration;
 use clap::{ArgAction, Parser, Subcommand};
 use pipeline_store::Error;
 use pipeline_store::migrate::{
-    DirtyRepair, MigrationState, MigrationStatus, Migrator, PendingMigration, Repair,
+    AppliedStep, DirtyRepair, MigrationState, MigrationStatus, Migrator, PendingMigration, Repair,
 };
 use pipeline_store::model::{
     NewPipeline, NewStage, Pipeline, PipelineId, ProcessingMetrics, StageType, Timestamp,
@@ -336,15 +336,7 @@ fn print(text: &str) -> Outcome {
 
 fn init(cli: &Cli) -> Outcome {
     let (_, report) = OpenOptions::new().open_with_migrator(&cli.db, schema::migrator())?;
-    let applied: Vec<AppliedJson> = report
-        .applied
-        .iter()
-        .map(|step| AppliedJson {
-            version: step.version,
-            description: step.description.clone(),
-            execution_time_ns: u64::try_from(step.elapsed.as_nanos()).unwrap_or(u64::MAX),
-        })
-        .collect();
+    let applied: Vec<AppliedJson> = report.applied.iter().map(AppliedJson::from).collect();
     if cli.json {
         return print_json(&InitJson {
             database: cli.db.clone(),
@@ -526,15 +518,7 @@ fn migrate_revert(cli: &Cli, to: Option<i64>) -> Outcome {
             .map_or(0, |previous| previous.version)
     };
     let report = schema::migrator().revert_to(&mut conn, target)?;
-    let reverted: Vec<AppliedJson> = report
-        .reverted
-        .iter()
-        .map(|step| AppliedJson {
-            version: step.version,
-            description: step.description.clone(),
-            execution_time_ns: u64::try_from(step.elapsed.as_nanos()).unwrap_or(u64::MAX),
-        })
-        .collect();
+    let reverted: Vec<AppliedJson> = report.reverted.iter().map(AppliedJson::from).collect();
     if cli.json {
         return print_json(&RevertedJson { reverted });
     }
@@ -1114,6 +1098,16 @@ struct AppliedJson {
     version: i64,
     description: String,
     execution_time_ns: u64,
+}
+
+impl From<&AppliedStep> for AppliedJson {
+    fn from(step: &AppliedStep) -> Self {
+        Self {
+            version: step.version,
+            description: step.description.clone(),
+            execution_time_ns: u64::try_from(step.elapsed.as_nanos()).unwrap_or(u64::MAX),
+        }
+    }
 }
 
 #[derive(Serialize)]

@@ -2,14 +2,13 @@
 
 use rusqlite::{Connection, TransactionBehavior, params};
 
-use super::{CREATE_HISTORY, Migrator, read_history};
+use super::{CREATE_HISTORY, FORGET_HISTORY, Migrator, read_history};
 use crate::error::{MigrateError, Result};
 
 const INSERT_BASELINE: &str = "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
      VALUES (?1, ?2, TRUE, ?3, 0) ON CONFLICT (version) DO NOTHING";
 const SET_CHECKSUM: &str = "UPDATE _sqlx_migrations SET checksum = ?2 WHERE version = ?1";
 const MARK_APPLIED: &str = "UPDATE _sqlx_migrations SET success = TRUE, checksum = coalesce(?2, checksum) WHERE version = ?1";
-const FORGET: &str = "DELETE FROM _sqlx_migrations WHERE version = ?1";
 
 /// What to do with a dirty history row (`success = 0`) once the schema was fixed by hand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -147,7 +146,7 @@ impl Migrator {
                         report.marked_applied.push(row.version);
                     }
                     Some(DirtyRepair::Forget) => {
-                        tx.prepare_cached(FORGET)?.execute([row.version])?;
+                        tx.prepare_cached(FORGET_HISTORY)?.execute([row.version])?;
                         report.forgotten.push(row.version);
                     }
                     None => {}
@@ -156,7 +155,7 @@ impl Migrator {
             }
             match known {
                 None if what.forget_missing => {
-                    tx.prepare_cached(FORGET)?.execute([row.version])?;
+                    tx.prepare_cached(FORGET_HISTORY)?.execute([row.version])?;
                     report.forgotten.push(row.version);
                 }
                 Some(m)

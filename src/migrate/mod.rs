@@ -66,6 +66,9 @@ const SELECT_RECORDED: &str =
 
 const SELECT_DESCRIPTION: &str = "SELECT description FROM _sqlx_migrations WHERE version = ?1";
 
+/// Removes a version from the history (revert, repair).
+pub(crate) const FORGET_HISTORY: &str = "DELETE FROM _sqlx_migrations WHERE version = ?1";
+
 pub(crate) const INSERT_HISTORY: &str = "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
      VALUES (?1, ?2, TRUE, ?3, ?4)";
 

@@ -9,9 +9,9 @@ use rusqlite::{Connection, TransactionBehavior, params};
 
 use super::parse;
 use super::{
-    AppliedStep, CREATE_HISTORY, INSERT_HISTORY, Migration, MigrationReport, MigrationState,
-    MigrationStatus, PendingMigration, Recorded, Script, read_history, read_recorded,
-    recorded_description, to_hex,
+    AppliedStep, CREATE_HISTORY, FORGET_HISTORY, INSERT_HISTORY, Migration, MigrationReport,
+    MigrationState, MigrationStatus, PendingMigration, Recorded, Script, read_history,
+    read_recorded, recorded_description, to_hex,
 };
 use crate::error::{MigrateError, Result};
 
@@ -21,7 +21,6 @@ const FINISH: &str =
     "UPDATE _sqlx_migrations SET success = TRUE, execution_time = ?2 WHERE version = ?1";
 const MARK_REVERTING: &str =
     "UPDATE _sqlx_migrations SET success = FALSE WHERE version = ?1 AND success = TRUE";
-const FORGET: &str = "DELETE FROM _sqlx_migrations WHERE version = ?1";
 const IS_RECORDED: &str = "SELECT 1 FROM _sqlx_migrations WHERE version = ?1";
 
 /// What to do when validation finds a problem of one kind.
@@ -551,7 +550,7 @@ impl Migrator {
                     })?;
                     check_foreign_keys(conn, m.version, script.file)
                 })?;
-                conn.prepare_cached(FORGET)?.execute([m.version])?;
+                conn.prepare_cached(FORGET_HISTORY)?.execute([m.version])?;
                 started.elapsed()
             } else {
                 let done = with_foreign_keys_off(conn, script.foreign_keys_off, |conn| {
@@ -564,7 +563,7 @@ impl Migrator {
                         return Ok(None);
                     }
                     let elapsed = run_script(&tx, m, script)?;
-                    tx.prepare_cached(FORGET)?.execute([m.version])?;
+                    tx.prepare_cached(FORGET_HISTORY)?.execute([m.version])?;
                     tx.commit()?;
                     Ok(Some(elapsed))
                 })?;

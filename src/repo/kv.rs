@@ -68,6 +68,29 @@ pub(crate) const STATEMENTS: &[(&str, &str)] = &[
     ("parameters owner", PARAMETERS.owner_exists),
 ];
 
+/// Runs `sql`, which selects `(owner, key, value)` rows for `param`, and groups the entries by
+/// owner. `table` and `owner_column` name the source in decoding errors.
+pub(crate) fn entries_by_owner(
+    conn: &Connection,
+    sql: &str,
+    param: &str,
+    table: &'static str,
+    owner_column: &'static str,
+) -> Result<std::collections::HashMap<String, BTreeMap<String, String>>> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let mut rows = statement.query([param])?;
+    let mut grouped: std::collections::HashMap<String, BTreeMap<String, String>> =
+        std::collections::HashMap::new();
+    while let Some(row) = rows.next()? {
+        let owner: String = Source { table, row: "?" }.get(row, 0, owner_column)?;
+        let source = Source { table, row: &owner };
+        let key: String = source.get(row, 1, "key")?;
+        let value: String = source.get(row, 2, "value")?;
+        grouped.entry(owner).or_default().insert(key, value);
+    }
+    Ok(grouped)
+}
+
 impl KvTable {
     fn not_found_owner(&self, owner: &str) -> Error {
         Error::NotFound {

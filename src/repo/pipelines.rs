@@ -23,11 +23,11 @@
 //! # Ok::<(), pipeline_store::Error>(())
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::kv::{CONFIGURATION, PARAMETERS};
+use super::kv::{CONFIGURATION, PARAMETERS, entries_by_owner};
 use super::{Source, check_name, json_array, metrics, read, stages, tags, write};
 use crate::error::{ConstraintKind, Error, Result};
 use crate::model::{NewPipeline, Pipeline, PipelineId, Stage, Timestamp};
@@ -318,44 +318,14 @@ fn assemble(conn: &Connection, heads: Vec<Head>) -> Result<Vec<Pipeline>> {
                 .push(stage);
         }
     }
-    let mut parameters: HashMap<String, BTreeMap<String, String>> = HashMap::new();
-    {
-        let mut statement = conn.prepare_cached(PARAMETERS_OF)?;
-        let mut rows = statement.query([&ids])?;
-        while let Some(row) = rows.next()? {
-            let stage: String = Source {
-                table: PARAMETERS.name,
-                row: "?",
-            }
-            .get(row, 0, "stage_id")?;
-            let source = Source {
-                table: PARAMETERS.name,
-                row: &stage,
-            };
-            let key: String = source.get(row, 1, "key")?;
-            let value: String = source.get(row, 2, "value")?;
-            parameters.entry(stage).or_default().insert(key, value);
-        }
-    }
-    let mut configuration: HashMap<String, BTreeMap<String, String>> = HashMap::new();
-    {
-        let mut statement = conn.prepare_cached(CONFIGURATION_OF)?;
-        let mut rows = statement.query([&ids])?;
-        while let Some(row) = rows.next()? {
-            let owner: String = Source {
-                table: CONFIGURATION.name,
-                row: "?",
-            }
-            .get(row, 0, "pipeline_id")?;
-            let source = Source {
-                table: CONFIGURATION.name,
-                row: &owner,
-            };
-            let key: String = source.get(row, 1, "key")?;
-            let value: String = source.get(row, 2, "value")?;
-            configuration.entry(owner).or_default().insert(key, value);
-        }
-    }
+    let mut parameters = entries_by_owner(conn, PARAMETERS_OF, &ids, PARAMETERS.name, "stage_id")?;
+    let mut configuration = entries_by_owner(
+        conn,
+        CONFIGURATION_OF,
+        &ids,
+        CONFIGURATION.name,
+        "pipeline_id",
+    )?;
     let mut metrics = metrics::load_many(conn, &ids)?;
     let mut tags = tags::load_many(conn, &ids)?;
 

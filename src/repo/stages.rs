@@ -22,10 +22,10 @@ use std::collections::{BTreeMap, HashSet};
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::kv::PARAMETERS;
+use super::kv::{PARAMETERS, entries_by_owner};
 use super::{Source, check_key, check_name, read, to_i64, write};
 use crate::error::{Error, Result};
-use crate::model::{NewStage, PipelineId, Stage, StageId, Timestamp};
+use crate::model::{NewStage, PipelineId, Stage, StageId, StageType, Timestamp};
 
 const INSERT: &str = "INSERT INTO pipeline_stages (id, pipeline_id, name, stage_type, algorithm, enabled, \
      stage_order, parallel_processing, chunk_size, archived, created_at, updated_at) \
@@ -101,15 +101,18 @@ pub(crate) fn decode(row: &Row<'_>) -> Result<Stage> {
     })
 }
 
+/// Validates a stage's fields; `field` prefixes the names in errors (`stages[2]`).
 fn check_fields(
     field: &str,
     name: &str,
+    stage_type: &StageType,
     algorithm: &str,
     chunk_size: Option<u64>,
     parameters: &BTreeMap<String, String>,
 ) -> Result<()> {
     check_name(&format!("{field}.name"), name, None)?;
     check_name(&format!("{field}.algorithm"), algorithm, None)?;
+    check_name(&format!("{field}.stage_type"), stage_type.as_str(), None)?;
     if let Some(size) = chunk_size {
         if size == 0 {
             return Err(Error::invalid(
@@ -125,35 +128,27 @@ fn check_fields(
     Ok(())
 }
 
-/// Validates a stage to create; `field` prefixes the names in errors (`stages[2]`).
-pub(crate) fn check_new(field: &str, stage: &NewStage) -> Result<()> {
+/// Validates a stage to create.
+pub(crate) fn check_new(field: &str, s: &NewStage) -> Result<()> {
     check_fields(
         field,
-        &stage.name,
-        &stage.algorithm,
-        stage.chunk_size,
-        &stage.parameters,
-    )?;
-    check_name(
-        &format!("{field}.stage_type"),
-        stage.stage_type.as_str(),
-        None,
+        &s.name,
+        &s.stage_type,
+        &s.algorithm,
+        s.chunk_size,
+        &s.parameters,
     )
 }
 
 /// Validates a stored stage being written back.
-pub(crate) fn check_stage(field: &str, stage: &Stage) -> Result<()> {
+pub(crate) fn check_stage(field: &str, s: &Stage) -> Result<()> {
     check_fields(
         field,
-        &stage.name,
-        &stage.algorithm,
-        stage.chunk_size,
-        &stage.parameters,
-    )?;
-    check_name(
-        &format!("{field}.stage_type"),
-        stage.stage_type.as_str(),
-        None,
+        &s.name,
+        &s.stage_type,
+        &s.algorithm,
+        s.chunk_size,
+        &s.parameters,
     )
 }
 
@@ -330,23 +325,15 @@ pub fn list(conn: &Connection, pipeline: &PipelineId) -> Result<Vec<Stage>> {
             }
             return Ok(stages);
         }
-        let mut statement = conn.prepare_cached(PARAMETERS_OF_PIPELINE)?;
-        let mut rows = statement.query([pipeline])?;
-        while let Some(row) = rows.next()? {
-            let stage: String = Source {
-                table: "stage_parameters",
-                row: "?",
-            }
-            .get(row, 0, "stage_id")?;
-            let source = Source {
-                table: "stage_parameters",
-                row: &stage,
-            };
-            let key: String = source.get(row, 1, "key")?;
-            let value: String = source.get(row, 2, "value")?;
-            if let Some(owner) = stages.iter_mut().find(|s| s.id.as_str() == stage) {
-                owner.parameters.insert(key, value);
-            }
+        let mut parameters = entries_by_owner(
+            conn,
+            PARAMETERS_OF_PIPELINE,
+            pipeline.as_str(),
+            PARAMETERS.name,
+            "stage_id",
+        )?;
+        for stage in &mut stages {
+            stage.parameters = parameters.remove(stage.id.as_str()).unwrap_or_default();
         }
         Ok(stages)
     })
