@@ -274,6 +274,14 @@ fn pipelines_are_created_shown_listed_and_changed() -> TestResult {
             .len(),
         2
     );
+    assert_eq!(
+        json(&run(&db, &["pipeline", "restore", "sunday", "--json"]))["action"],
+        "restored"
+    );
+    assert!(
+        stdout(&run(&db, &["pipeline", "archive", "sunday"]))
+            .starts_with("archived pipeline `sunday`")
+    );
     assert_eq!(code(&run(&db, &["pipeline", "restore", "sunday"])), Some(0));
 
     let refused = run(&db, &["pipeline", "delete", "sunday"]);
