@@ -152,7 +152,7 @@ pub(crate) fn check_stage(field: &str, s: &Stage) -> Result<()> {
     )
 }
 
-/// Inserts a stage with its parameters; the caller holds a write transaction.
+/// Inserts a new stage with its parameters; the caller holds a write transaction.
 pub(crate) fn insert(
     conn: &Connection,
     pipeline: &PipelineId,
@@ -161,30 +161,8 @@ pub(crate) fn insert(
     archived: bool,
     now: Timestamp,
 ) -> Result<Stage> {
-    let id = StageId::new();
-    let chunk_size = stage
-        .chunk_size
-        .map(|s| to_i64("chunk_size", s))
-        .transpose()?;
-    conn.prepare_cached(INSERT)?.execute(params![
-        id,
-        pipeline,
-        stage.name,
-        stage.stage_type,
-        stage.algorithm,
-        stage.enabled,
-        order,
-        stage.parallel_processing,
-        chunk_size,
-        archived,
-        now
-    ])?;
-    for (key, value) in &stage.parameters {
-        conn.prepare_cached(INSERT_PARAMETER)?
-            .execute(params![id, key, value, archived, now])?;
-    }
-    Ok(Stage {
-        id,
+    let created = Stage {
+        id: StageId::new(),
         pipeline_id: pipeline.clone(),
         name: stage.name.clone(),
         stage_type: stage.stage_type.clone(),
@@ -197,7 +175,35 @@ pub(crate) fn insert(
         archived,
         created_at: now,
         updated_at: now,
-    })
+    };
+    insert_rows(conn, &created, archived, now)?;
+    Ok(created)
+}
+
+/// Writes a stage's row and its parameters' rows, all with `archived` and `now`.
+fn insert_rows(conn: &Connection, stage: &Stage, archived: bool, now: Timestamp) -> Result<()> {
+    let chunk_size = stage
+        .chunk_size
+        .map(|s| to_i64("chunk_size", s))
+        .transpose()?;
+    conn.prepare_cached(INSERT)?.execute(params![
+        stage.id,
+        stage.pipeline_id,
+        stage.name,
+        stage.stage_type,
+        stage.algorithm,
+        stage.enabled,
+        stage.order,
+        stage.parallel_processing,
+        chunk_size,
+        archived,
+        now
+    ])?;
+    for (key, value) in &stage.parameters {
+        conn.prepare_cached(INSERT_PARAMETER)?
+            .execute(params![stage.id, key, value, archived, now])?;
+    }
+    Ok(())
 }
 
 /// Writes a stage's row (not its parameters) when anything but its timestamps changed.
@@ -260,27 +266,7 @@ pub(crate) fn replace_in(
                 format!("`{}` is the id of a stage of another pipeline", stage.id),
             ));
         }
-        let chunk_size = stage
-            .chunk_size
-            .map(|s| to_i64("chunk_size", s))
-            .transpose()?;
-        conn.prepare_cached(INSERT)?.execute(params![
-            stage.id,
-            stage.pipeline_id,
-            stage.name,
-            stage.stage_type,
-            stage.algorithm,
-            stage.enabled,
-            stage.order,
-            stage.parallel_processing,
-            chunk_size,
-            archived,
-            now
-        ])?;
-        for (key, value) in &stage.parameters {
-            conn.prepare_cached(INSERT_PARAMETER)?
-                .execute(params![stage.id, key, value, archived, now])?;
-        }
+        insert_rows(conn, stage, archived, now)?;
     }
     Ok(())
 }
