@@ -150,7 +150,7 @@ pub enum Error {
     Migrate(#[from] MigrateError),
 
     /// A write violated a constraint of the schema.
-    #[error("{kind} constraint failed: {source}")]
+    #[error("{} failed: {source}", kind.describe())]
     Constraint {
         /// Which kind of constraint.
         kind: ConstraintKind,
@@ -283,8 +283,19 @@ impl fmt::Display for ConstraintKind {
             Self::ForeignKey => "foreign key",
             Self::NotNull => "not null",
             Self::Check => "check",
-            Self::Other => "a",
+            Self::Other => "other",
         })
+    }
+}
+
+impl ConstraintKind {
+    /// The constraint in a sentence: `unique constraint`, or `a constraint` for
+    /// [`ConstraintKind::Other`].
+    fn describe(self) -> String {
+        match self {
+            Self::Other => "a constraint".to_owned(),
+            kind => format!("{kind} constraint"),
+        }
     }
 }
 

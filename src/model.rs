@@ -100,8 +100,10 @@ text_id!(
 /// A point in time, UTC, with microsecond precision.
 ///
 /// Written as fixed-width RFC 3339 (`2025-01-01T00:00:00.000000Z`), so text order is time
-/// order; read from any RFC 3339 form (`+00:00`, nanoseconds, whole seconds). A value read with
-/// more than microsecond precision keeps it until it is written again.
+/// order; read from any RFC 3339 form (`+00:00`, nanoseconds, whole seconds). Digits finer
+/// than a microsecond are dropped when a value is made (by [`Timestamp::parse`], from an
+/// [`OffsetDateTime`] or from a stored value), so a `Timestamp` always equals what the database
+/// keeps of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(OffsetDateTime);
 
@@ -109,18 +111,16 @@ impl Timestamp {
     /// The current time, truncated to microseconds (what the database keeps).
     #[must_use]
     pub fn now() -> Self {
-        let now = OffsetDateTime::now_utc();
-        let micros = now.nanosecond() / 1_000 * 1_000;
-        Self(now.replace_nanosecond(micros).unwrap_or(now))
+        Self::from(OffsetDateTime::now_utc())
     }
 
-    /// Parses any RFC 3339 timestamp.
+    /// Parses any RFC 3339 timestamp, keeping microseconds.
     ///
     /// ```
     /// use pipeline_store::model::Timestamp;
     ///
     /// let a = Timestamp::parse("2025-01-01T00:00:00Z")?;
-    /// let b = Timestamp::parse("2025-01-01T01:00:00.000000000+01:00")?;
+    /// let b = Timestamp::parse("2025-01-01T01:00:00.000000999+01:00")?;
     /// assert_eq!(a, b);
     /// assert_eq!(a.to_string(), "2025-01-01T00:00:00.000000Z");
     /// # Ok::<(), pipeline_store::Error>(())
@@ -131,7 +131,7 @@ impl Timestamp {
     /// [`Error::InvalidInput`] naming the text when it is not RFC 3339.
     pub fn parse(text: &str) -> Result<Self> {
         OffsetDateTime::parse(text, &Rfc3339)
-            .map(|t| Self(t.to_offset(time::UtcOffset::UTC)))
+            .map(Self::from)
             .map_err(|e| Error::invalid("timestamp", format!("`{text}` is not RFC 3339: {e}")))
     }
 
@@ -149,8 +149,11 @@ impl Timestamp {
 }
 
 impl From<OffsetDateTime> for Timestamp {
+    /// The same instant in UTC, truncated to microseconds.
     fn from(t: OffsetDateTime) -> Self {
-        Self(t.to_offset(time::UtcOffset::UTC))
+        let utc = t.to_offset(time::UtcOffset::UTC);
+        let micros = utc.nanosecond() / 1_000 * 1_000;
+        Self(utc.replace_nanosecond(micros).unwrap_or(utc))
     }
 }
 
@@ -189,7 +192,9 @@ impl FromSql for Timestamp {
 /// What a stage does. Stored lowercase; read case-insensitively.
 ///
 /// A stored value outside the known kinds (older databases hold `Custom`) loads as
-/// [`StageType::Other`], which keeps the text and writes it back unchanged.
+/// [`StageType::Other`], which keeps the text and writes it back unchanged. A known name is never
+/// an `Other`: [`StageType::parse`] is the only way to make one, so what is written is what is
+/// read back.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum StageType {
     /// Compresses data (`compression`).
@@ -202,8 +207,37 @@ pub enum StageType {
     Checksum,
     /// Passes data through unchanged (`passthrough`).
     PassThrough,
-    /// Any other kind, kept as stored.
-    Other(String),
+    /// Any other kind, kept as stored (made by [`StageType::parse`]).
+    Other(CustomStageType),
+}
+
+/// The text of a stage type outside the known kinds, as given or stored.
+///
+/// It is never the name of a known kind in any spelling: [`StageType::parse`] turns those into
+/// their own variants.
+///
+/// ```
+/// use pipeline_store::model::StageType;
+///
+/// let StageType::Other(custom) = StageType::parse("Custom") else { unreachable!() };
+/// assert_eq!(custom.as_str(), "Custom");
+/// assert_eq!(StageType::parse("COMPRESSION"), StageType::Compression);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CustomStageType(String);
+
+impl CustomStageType {
+    /// The text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CustomStageType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 impl StageType {
@@ -216,7 +250,7 @@ impl StageType {
             Self::Transform => "transform",
             Self::Checksum => "checksum",
             Self::PassThrough => "passthrough",
-            Self::Other(text) => text,
+            Self::Other(text) => text.as_str(),
         }
     }
 
@@ -227,7 +261,8 @@ impl StageType {
     /// use pipeline_store::model::StageType;
     ///
     /// assert_eq!(StageType::parse("Compression"), StageType::Compression);
-    /// assert_eq!(StageType::parse("Custom"), StageType::Other("Custom".into()));
+    /// assert_eq!(StageType::parse("Custom").as_str(), "Custom");
+    /// assert_eq!(StageType::parse("pass-through"), StageType::PassThrough);
     /// ```
     #[must_use]
     pub fn parse(text: &str) -> Self {
@@ -238,8 +273,15 @@ impl StageType {
             "transform" => Self::Transform,
             "checksum" => Self::Checksum,
             "passthrough" | "pass_through" | "pass-through" => Self::PassThrough,
-            _ => Self::Other(text.to_owned()),
+            _ => Self::Other(CustomStageType(text.to_owned())),
         }
+    }
+}
+
+impl From<&str> for StageType {
+    /// The same as [`StageType::parse`].
+    fn from(text: &str) -> Self {
+        Self::parse(text)
     }
 }
 
@@ -584,5 +626,36 @@ mod tests {
         assert_eq!(StageType::parse("PassThrough"), StageType::PassThrough);
         assert_eq!(StageType::parse("ENCRYPTION").as_str(), "encryption");
         assert_eq!(StageType::parse("Custom").as_str(), "Custom");
+    }
+
+    #[test]
+    fn a_known_stage_type_is_never_other_in_any_spelling() {
+        for known in [
+            "compression",
+            "Compression",
+            "ENCRYPTION",
+            "transform",
+            "checksum",
+            "passthrough",
+            "pass_through",
+            "Pass-Through",
+        ] {
+            let parsed = StageType::parse(known);
+            assert!(!matches!(parsed, StageType::Other(_)), "{known}");
+            // What is written reads back as the same value.
+            assert_eq!(StageType::parse(parsed.as_str()), parsed, "{known}");
+            assert_eq!(StageType::from(known), parsed);
+        }
+    }
+
+    #[test]
+    fn timestamps_keep_microseconds_whatever_they_are_made_from() {
+        let parsed = Timestamp::parse("2025-03-04T05:06:07.123456789Z").unwrap();
+        let made = Timestamp::from(
+            OffsetDateTime::parse("2025-03-04T07:06:07.123456999+02:00", &Rfc3339).unwrap(),
+        );
+        assert_eq!(parsed, made);
+        assert_eq!(parsed.as_offset_date_time().nanosecond(), 123_456_000);
+        assert_eq!(Timestamp::parse(&parsed.to_string()).unwrap(), parsed);
     }
 }

@@ -46,7 +46,7 @@ fn rows_written_by_the_original_application_load() -> TestResult {
     assert_eq!(p.stages[0].id.as_str(), "01JA6V3M9X8Q2R5T7W0YBCDEFH");
     assert_eq!(p.stages[0].stage_type, StageType::Compression);
     assert_eq!(p.stages[0].parameters["compression_level"], "9");
-    assert_eq!(p.stages[1].stage_type, StageType::Other("Custom".into()));
+    assert_eq!(p.stages[1].stage_type, StageType::parse("Custom"));
     assert!(!p.stages[1].enabled && p.stages[1].parallel_processing);
     assert_eq!(p.configuration["max_workers"], "4");
 
@@ -58,10 +58,7 @@ fn rows_written_by_the_original_application_load() -> TestResult {
 
     // Written back, an unknown stage type keeps its text.
     let updated = pipelines::update(&conn, &p)?;
-    assert_eq!(
-        updated.stages[1].stage_type,
-        StageType::Other("Custom".into())
-    );
+    assert_eq!(updated.stages[1].stage_type, StageType::parse("Custom"));
     let stored: String = conn.query_row(
         "SELECT stage_type FROM pipeline_stages WHERE id = '01JA6V3M9X8Q2R5T7W0YBCDEFJ'",
         [],

@@ -50,12 +50,7 @@ pub fn secure_backup(name: &str) -> NewPipeline {
                 .parameter("key_size", "256"),
         )
         .stage(
-            NewStage::new(
-                "output_checksum",
-                StageType::Other("Custom".into()),
-                "sha256",
-            )
-            .enabled(false),
+            NewStage::new("output_checksum", StageType::parse("Custom"), "sha256").enabled(false),
         )
         .config("max_workers", "4")
         .config("buffer_size", "1048576")
@@ -82,10 +77,7 @@ fn every_field_round_trips() -> TestResult {
         [0, 1, 2, 3]
     );
     assert!(!created.stages[3].enabled);
-    assert_eq!(
-        created.stages[3].stage_type,
-        StageType::Other("Custom".into())
-    );
+    assert_eq!(created.stages[3].stage_type, StageType::parse("Custom"));
     assert_eq!(created.stages[1].chunk_size, Some(1_048_576));
     assert!(created.stages[1].parallel_processing);
     assert!(created.metrics.is_some());
@@ -628,7 +620,7 @@ fn hostile_strings_round_trip_exactly() -> TestResult {
         );
     }
     new = new.stage(values.iter().enumerate().fold(
-        NewStage::new("stage 'x'", StageType::Other("Cüstom".into()), "alg\"o"),
+        NewStage::new("stage 'x'", StageType::parse("Cüstom"), "alg\"o"),
         |s, (i, v)| s.parameter(format!("p{i}"), *v),
     ));
     new = new.tag("'; DROP TABLE pipeline_tags;--");

@@ -199,20 +199,41 @@ fn the_five_indexes_exist_with_their_columns() -> TestResult {
     Ok(())
 }
 
-#[test]
-fn the_active_name_index_serves_active_lookups() -> TestResult {
-    let conn = initialize_database(":memory:")?;
-    let mut statement = conn.prepare(
-        "EXPLAIN QUERY PLAN SELECT id FROM pipelines WHERE name = 'x' AND archived = false",
-    )?;
+/// The plan SQLite picks for `sql`, one line per step.
+fn plan(conn: &pipeline_store::rusqlite::Connection, sql: &str) -> TestResult<String> {
+    let mut statement = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
     let details: Vec<String> = statement
         .query_map([], |r| r.get(3))?
         .collect::<Result<_, _>>()?;
-    let plan = details.join(" / ");
-    assert!(
-        plan.contains("USING") && !plan.contains("SCAN pipelines"),
-        "{plan}"
-    );
+    Ok(details.join(" / "))
+}
+
+#[test]
+fn each_status_has_a_name_index_holding_only_its_rows() -> TestResult {
+    let conn = initialize_database(":memory:")?;
+    // A page in name order: the UNIQUE index on name could serve it too, by skipping the other
+    // status's rows one by one. Only the partial indexes read nothing but the status's rows.
+    for (archived, index) in [
+        ("false", "idx_pipelines_name"),
+        ("true", "idx_pipelines_archived_name"),
+    ] {
+        let plan = plan(
+            &conn,
+            &format!(
+                "SELECT id FROM pipelines WHERE archived = {archived} AND name > '' ORDER BY name"
+            ),
+        )?;
+        assert!(plan.contains(&format!("USING INDEX {index} ")), "{plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+    }
+    let partial: Vec<(String, String)> = conn
+        .prepare(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'pipelines' \
+             AND sql LIKE '%WHERE%' ORDER BY name",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    assert_eq!(partial.len(), 2, "{partial:?}");
     Ok(())
 }
 

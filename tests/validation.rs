@@ -68,7 +68,7 @@ fn bad_text_is_refused_with_the_field_named() -> TestResult {
             "stage.algorithm",
             "{bad:?}"
         );
-        let by_type = NewStage::new("s3", StageType::Other(bad.to_owned()), "crc32");
+        let by_type = NewStage::new("s3", StageType::parse(bad), "crc32");
         assert_eq!(
             field_of(stages::add(&conn, &p.id, &by_type, None)),
             "stage.stage_type",

@@ -194,14 +194,14 @@ impl KvTable {
 
     /// Makes the owner's entries exactly `entries`: removed keys deleted, changed values updated
     /// (`updated_at` bumped, `created_at` kept), new keys inserted, unchanged rows untouched.
-    /// The caller holds a write transaction.
+    /// The caller holds a write transaction. `true` when anything was written.
     pub(crate) fn replace_in(
         &self,
         conn: &Connection,
         owner: &str,
         entries: &BTreeMap<String, String>,
         now: Timestamp,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         for key in entries.keys() {
             check_key("key", key)?;
         }
@@ -209,17 +209,20 @@ impl KvTable {
         if current.is_empty() && !self.owner_exists(conn, owner)? {
             return Err(self.not_found_owner(owner));
         }
+        let mut changed = false;
         for key in current.keys().filter(|k| !entries.contains_key(*k)) {
             conn.prepare_cached(self.delete)?
                 .execute(params![owner, key])?;
+            changed = true;
         }
         for (key, value) in entries {
             if current.get(key) != Some(value) {
                 conn.prepare_cached(self.upsert)?
                     .execute(params![owner, key, value, now])?;
+                changed = true;
             }
         }
-        Ok(())
+        Ok(changed)
     }
 
     pub(crate) fn replace_all(
@@ -230,6 +233,7 @@ impl KvTable {
     ) -> Result<()> {
         super::write(conn, |conn| {
             self.replace_in(conn, owner, entries, Timestamp::now())
+                .map(|_| ())
         })
     }
 }

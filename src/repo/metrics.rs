@@ -89,6 +89,16 @@ pub(crate) fn check(m: &ProcessingMetrics) -> Result<()> {
     Ok(())
 }
 
+/// `m` as the database keeps it: the duration in whole milliseconds (timestamps already hold
+/// microseconds, as stored). What `create` returns and what `update` compares.
+pub(crate) fn as_stored(m: &ProcessingMetrics) -> ProcessingMetrics {
+    let mut stored = m.clone();
+    stored.processing_duration = m
+        .processing_duration
+        .map(|d| Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)));
+    stored
+}
+
 fn duration_ms(d: Duration) -> Result<i64> {
     i64::try_from(d.as_millis()).map_err(|_| {
         Error::invalid(

@@ -23,14 +23,14 @@
 //! # Ok::<(), pipeline_store::Error>(())
 //! ```
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{HashMap, HashSet};
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::kv::{CONFIGURATION, PARAMETERS, entries_by_owner};
 use super::{Source, check_name, json_array, metrics, read, stages, tags, write};
 use crate::error::{ConstraintKind, Error, Result};
-use crate::model::{NewPipeline, Pipeline, PipelineId, Stage, Timestamp};
+use crate::model::{NewPipeline, Pipeline, PipelineId, Stage, StageId, Timestamp};
 
 /// The longest pipeline name accepted, in characters.
 pub const MAX_NAME_CHARS: usize = 255;
@@ -68,7 +68,7 @@ const PAGE_ACTIVE_TAGGED: &str =
 const PAGE_ARCHIVED_TAGGED: &str =
     page!("archived = true AND id IN (SELECT pipeline_id FROM pipeline_tags WHERE tag = ?2)");
 const PAGE_ALL_TAGGED: &str = page!(
-    "archived IN (false, true) AND id IN (SELECT pipeline_id FROM pipeline_tags WHERE tag = ?3)"
+    "archived IN (false, true) AND id IN (SELECT pipeline_id FROM pipeline_tags WHERE tag = ?2)"
 );
 const BY_CONFIG: &str = "SELECT id, name, archived, created_at, updated_at FROM pipelines \
      WHERE archived = false \
@@ -434,7 +434,7 @@ pub fn create(conn: &Connection, new: &NewPipeline) -> Result<Pipeline> {
         archived: false,
         configuration: new.configuration.clone(),
         stages,
-        metrics: new.metrics.clone(),
+        metrics: new.metrics.as_ref().map(metrics::as_stored),
         tags: new.tags.clone(),
         created_at: now,
         updated_at: now,
@@ -627,31 +627,28 @@ pub fn delete(conn: &Connection, id: &PipelineId) -> Result<()> {
 ///   are inserted, changed stages are updated (their `updated_at` bumped); unchanged stages are
 ///   left alone. Parameters, configuration and tags are replaced entry by entry the same way;
 ///   metrics are recorded, or cleared when `None`.
+/// * Only what changed is written, and the pipeline's `updated_at` moves only when something
+///   changed: an update that changes nothing writes nothing. Whatever [`get`] returns is
+///   accepted unchanged.
 /// * `created_at` and `updated_at` are the store's: the values in `pipeline` are ignored.
 ///
 /// # Errors
 ///
 /// * [`Error::NotFound`] when no pipeline has `pipeline.id`;
-/// * [`Error::InvalidInput`] naming the field, as for [`create`], and for stage orders that are
-///   not unique (`stages[i].order`), a stage of another pipeline (`stages[i].id`);
+/// * [`Error::InvalidInput`] naming the field, as for [`create`], and for: a stage order that
+///   another stage takes (`stages[i].order`; orders already shared in the database are left
+///   alone), a stage of another pipeline or one listed twice (`stages[i].id`), a stage whose
+///   `archived` is neither its stored value nor the pipeline's (`stages[i].archived`: stages are
+///   archived and restored with their pipeline);
 /// * [`Error::NameTaken`].
 ///
 /// Nothing is written when it fails.
 pub fn update(conn: &Connection, pipeline: &Pipeline) -> Result<Pipeline> {
     check_pipeline_name(&pipeline.name)?;
-    let mut orders = BTreeSet::new();
+    let mut ids = HashSet::new();
     for (i, stage) in pipeline.stages.iter().enumerate() {
         let field = format!("stages[{i}]");
         stages::check_stage(&field, stage)?;
-        if !orders.insert(stage.order) {
-            return Err(Error::invalid(
-                format!("{field}.order"),
-                format!(
-                    "order {} is used by another stage of the pipeline",
-                    stage.order
-                ),
-            ));
-        }
         if stage.pipeline_id != pipeline.id {
             return Err(Error::invalid(
                 format!("{field}.pipeline_id"),
@@ -659,6 +656,12 @@ pub fn update(conn: &Connection, pipeline: &Pipeline) -> Result<Pipeline> {
                     "is `{}`, not the pipeline's id `{}`",
                     stage.pipeline_id, pipeline.id
                 ),
+            ));
+        }
+        if !ids.insert(&stage.id) {
+            return Err(Error::invalid(
+                format!("{field}.id"),
+                format!("stage `{}` is listed twice", stage.id),
             ));
         }
     }
@@ -675,23 +678,74 @@ pub fn update(conn: &Connection, pipeline: &Pipeline) -> Result<Pipeline> {
     write(conn, |conn| {
         let now = Timestamp::now();
         let stored = load_one(conn, BY_ID, id.as_str())?.ok_or_else(|| not_found(id))?;
+        check_stage_changes(&stored, pipeline)?;
+        let mut changed = false;
         if stored.name != pipeline.name {
             conn.prepare_cached(RENAME)?
                 .execute(params![id, pipeline.name, now])
                 .map_err(|e| name_error(conn, &pipeline.name, e))?;
+            changed = true;
         }
-        stages::replace_in(conn, &stored.stages, &pipeline.stages, stored.archived, now)?;
-        CONFIGURATION.replace_in(conn, id.as_str(), &pipeline.configuration, now)?;
-        tags::replace_in(conn, id, &stored.tags, &pipeline.tags, now)?;
-        match &pipeline.metrics {
-            Some(m) => metrics::upsert(conn, id, m)?,
-            None => metrics::delete(conn, id)?,
+        changed |=
+            stages::replace_in(conn, &stored.stages, &pipeline.stages, stored.archived, now)?;
+        changed |= CONFIGURATION.replace_in(conn, id.as_str(), &pipeline.configuration, now)?;
+        changed |= tags::replace_in(conn, id, &stored.tags, &pipeline.tags, now)?;
+        let wanted_metrics = pipeline.metrics.as_ref().map(metrics::as_stored);
+        if wanted_metrics != stored.metrics {
+            match &wanted_metrics {
+                Some(m) => metrics::upsert(conn, id, m)?,
+                None => metrics::delete(conn, id)?,
+            }
+            changed = true;
         }
-        if stored.archived == pipeline.archived {
+        if stored.archived != pipeline.archived {
+            set_archived(conn, id, pipeline.archived, now)?;
+        } else if changed {
             conn.prepare_cached(TOUCH)?.execute(params![id, now])?;
         } else {
-            set_archived(conn, id, pipeline.archived, now)?;
+            return Ok(stored);
         }
         load_one(conn, BY_ID, id.as_str())?.ok_or_else(|| not_found(id))
     })
+}
+
+/// Refuses stage orders that collide and `archived` flags that do not follow the pipeline.
+/// Orders that already collide in the database (written by another tool) and are left as they
+/// are do not count: what [`get`] returned is always accepted.
+fn check_stage_changes(stored: &Pipeline, wanted: &Pipeline) -> Result<()> {
+    let stored_stages: HashMap<&StageId, &Stage> =
+        stored.stages.iter().map(|s| (&s.id, s)).collect();
+    let unchanged_order = |s: &Stage| {
+        stored_stages
+            .get(&s.id)
+            .is_some_and(|old| old.order == s.order)
+    };
+    let mut by_order: HashMap<u32, &Stage> = HashMap::new();
+    for (i, stage) in wanted.stages.iter().enumerate() {
+        if let Some(other) = by_order.insert(stage.order, stage)
+            && !(unchanged_order(stage) && unchanged_order(other))
+        {
+            return Err(Error::invalid(
+                format!("stages[{i}].order"),
+                format!(
+                    "order {} is used by another stage of the pipeline",
+                    stage.order
+                ),
+            ));
+        }
+        let as_stored = stored_stages
+            .get(&stage.id)
+            .map_or(stored.archived, |old| old.archived);
+        if stage.archived != as_stored && stage.archived != wanted.archived {
+            return Err(Error::invalid(
+                format!("stages[{i}].archived"),
+                format!(
+                    "is {} but the pipeline's is {}: stages are archived and restored with their \
+                     pipeline (set the pipeline's `archived`, or use archive / restore)",
+                    stage.archived, wanted.archived
+                ),
+            ));
+        }
+    }
+    Ok(())
 }

@@ -1,7 +1,9 @@
 //! Stages: the ordered steps of a pipeline, each with its parameters.
 //!
-//! Orders are 0-based and unique within a pipeline; [`add`], [`remove`] and [`reorder`] keep
-//! them contiguous.
+//! Orders are unique within a pipeline. [`reorder`] makes them contiguous from 0; [`add`] and
+//! [`remove`] keep them unique whatever gaps a database written by another tool has: a new stage
+//! goes after the highest order, or at the order asked for with the stages from there on moved
+//! down one.
 //!
 //! ```
 //! use pipeline_store::model::{NewPipeline, NewStage, StageType};
@@ -49,10 +51,10 @@ const SHIFT_FROM: &str = "UPDATE pipeline_stages SET stage_order = stage_order +
      WHERE pipeline_id = ?1 AND stage_order >= ?2";
 const DELETE: &str = "DELETE FROM pipeline_stages WHERE id = ?1";
 const OWNER: &str = "SELECT pipeline_id, stage_order FROM pipeline_stages WHERE id = ?1";
-const PIPELINE_STATE: &str = "SELECT archived, (SELECT count(*) FROM pipeline_stages WHERE pipeline_id = ?1) \
+const PIPELINE_STATE: &str = "SELECT archived, (SELECT max(stage_order) FROM pipeline_stages WHERE pipeline_id = ?1) \
      FROM pipelines WHERE id = ?1";
-const DUPLICATE_ORDER: &str = "SELECT stage_order FROM pipeline_stages WHERE pipeline_id = ?1 \
-     GROUP BY stage_order HAVING count(*) > 1 LIMIT 1";
+const ORDER_TAKEN: &str =
+    "SELECT 1 FROM pipeline_stages WHERE pipeline_id = ?1 AND stage_order = ?2 AND id IS NOT ?3";
 
 #[cfg(test)]
 pub(crate) const STATEMENTS: &[(&str, &str)] = &[
@@ -68,7 +70,7 @@ pub(crate) const STATEMENTS: &[(&str, &str)] = &[
     ("stages delete", DELETE),
     ("stages owner", OWNER),
     ("stages pipeline state", PIPELINE_STATE),
-    ("stages duplicate order", DUPLICATE_ORDER),
+    ("stages order taken", ORDER_TAKEN),
 ];
 
 /// Decodes a row selected with the stage columns (parameters left empty).
@@ -206,8 +208,9 @@ fn insert_rows(conn: &Connection, stage: &Stage, archived: bool, now: Timestamp)
     Ok(())
 }
 
-/// Writes a stage's row (not its parameters) when anything but its timestamps changed.
-fn update_row(conn: &Connection, stored: &Stage, wanted: &Stage, now: Timestamp) -> Result<()> {
+/// Writes a stage's row (not its parameters) when anything but its timestamps changed; `true`
+/// when it wrote.
+fn update_row(conn: &Connection, stored: &Stage, wanted: &Stage, now: Timestamp) -> Result<bool> {
     let same = stored.name == wanted.name
         && stored.stage_type == wanted.stage_type
         && stored.algorithm == wanted.algorithm
@@ -216,7 +219,7 @@ fn update_row(conn: &Connection, stored: &Stage, wanted: &Stage, now: Timestamp)
         && stored.parallel_processing == wanted.parallel_processing
         && stored.chunk_size == wanted.chunk_size;
     if same {
-        return Ok(());
+        return Ok(false);
     }
     let chunk_size = wanted
         .chunk_size
@@ -233,26 +236,28 @@ fn update_row(conn: &Connection, stored: &Stage, wanted: &Stage, now: Timestamp)
         chunk_size,
         now
     ])?;
-    Ok(())
+    Ok(true)
 }
 
 /// Makes a pipeline's stages exactly `wanted`, matched by id; the caller holds a write
-/// transaction and has validated `wanted`.
+/// transaction and has validated `wanted`. `true` when anything was written.
 pub(crate) fn replace_in(
     conn: &Connection,
     stored: &[Stage],
     wanted: &[Stage],
     archived: bool,
     now: Timestamp,
-) -> Result<()> {
+) -> Result<bool> {
     let wanted_ids: HashSet<&StageId> = wanted.iter().map(|s| &s.id).collect();
+    let mut changed = false;
     for old in stored.iter().filter(|s| !wanted_ids.contains(&s.id)) {
         conn.prepare_cached(DELETE)?.execute([&old.id])?;
+        changed = true;
     }
     for (i, stage) in wanted.iter().enumerate() {
         if let Some(old) = stored.iter().find(|s| s.id == stage.id) {
-            update_row(conn, old, stage, now)?;
-            PARAMETERS.replace_in(conn, stage.id.as_str(), &stage.parameters, now)?;
+            changed |= update_row(conn, old, stage, now)?;
+            changed |= PARAMETERS.replace_in(conn, stage.id.as_str(), &stage.parameters, now)?;
             continue;
         }
         if conn
@@ -267,8 +272,9 @@ pub(crate) fn replace_in(
             ));
         }
         insert_rows(conn, stage, archived, now)?;
+        changed = true;
     }
-    Ok(())
+    Ok(changed)
 }
 
 fn load(conn: &Connection, sql: &str, key: &str) -> Result<Vec<Stage>> {
@@ -339,8 +345,8 @@ fn stage_not_found(id: &StageId) -> Error {
     }
 }
 
-/// Adds a stage to a pipeline: at `position` (0-based; later stages move down one), or at the
-/// end when `position` is `None` or past the end.
+/// Adds a stage to a pipeline: at order `position` (the stages from that order on move down
+/// one), or after the stage with the highest order when `position` is `None` or past it.
 ///
 /// # Errors
 ///
@@ -354,15 +360,23 @@ pub fn add(
 ) -> Result<Stage> {
     check_new("stage", stage)?;
     write(conn, |conn| {
-        let (archived, count): (bool, i64) = conn
+        let (archived, highest): (bool, Option<i64>) = conn
             .prepare_cached(PIPELINE_STATE)?
             .query_row([pipeline], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?
             .ok_or_else(|| pipeline_not_found(pipeline))?;
-        let count = u32::try_from(count).unwrap_or(u32::MAX);
-        let order = position.map_or(count, |p| p.min(count));
+        let next = match highest {
+            None => 0,
+            Some(highest) => u32::try_from(highest + 1).map_err(|_| {
+                Error::invalid(
+                    "order",
+                    format!("the pipeline's highest stage order {highest} leaves no room after it"),
+                )
+            })?,
+        };
+        let order = position.map_or(next, |p| p.min(next));
         let now = Timestamp::now();
-        if order < count {
+        if order < next {
             conn.prepare_cached(SHIFT_FROM)?
                 .execute(params![pipeline, order, 1, now])?;
         }
@@ -371,12 +385,17 @@ pub fn add(
 }
 
 /// Writes a stage's fields and parameters (matched by `stage.id`), bumping `updated_at` of what
-/// changed, and returns what is stored.
+/// changed, and returns what is stored. An update that changes nothing writes nothing.
+///
+/// `archived` is not a stage's own: a stage is archived and restored with its pipeline
+/// ([`pipelines::archive`](super::pipelines::archive)), so a value other than the stored one is
+/// refused rather than ignored.
 ///
 /// # Errors
 ///
-/// [`Error::InvalidInput`] naming the field, or `order` when another stage of the pipeline has
-/// it; [`Error::NotFound`] when the stage does not exist.
+/// [`Error::InvalidInput`] naming the field: `order` when another stage of the pipeline has it,
+/// `archived` when it differs from the stored value, `pipeline_id` when the stage belongs to
+/// another pipeline; [`Error::NotFound`] when the stage does not exist.
 pub fn update(conn: &Connection, stage: &Stage) -> Result<Stage> {
     check_stage("stage", stage)?;
     write(conn, |conn| {
@@ -392,18 +411,41 @@ pub fn update(conn: &Connection, stage: &Stage) -> Result<Stage> {
                 ),
             ));
         }
-        let now = Timestamp::now();
-        update_row(conn, &stored, stage, now)?;
-        PARAMETERS.replace_in(conn, stage.id.as_str(), &stage.parameters, now)?;
-        let duplicate: Option<i64> = conn
-            .prepare_cached(DUPLICATE_ORDER)?
-            .query_row([&stage.pipeline_id], |r| r.get(0))
-            .optional()?;
-        if let Some(order) = duplicate {
+        if stored.archived != stage.archived {
+            return Err(Error::invalid(
+                "archived",
+                format!(
+                    "is {} but stage `{}` is stored with {}: a stage is archived and restored \
+                     with its pipeline (pipelines::archive / pipelines::restore)",
+                    stage.archived, stage.id, stored.archived
+                ),
+            ));
+        }
+        if stored.order != stage.order
+            && conn
+                .prepare_cached(ORDER_TAKEN)?
+                .query_row(
+                    params![stage.pipeline_id, stage.order, stage.id],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some()
+        {
             return Err(Error::invalid(
                 "order",
-                format!("order {order} is used by another stage of the pipeline"),
+                format!(
+                    "order {} is used by another stage of the pipeline",
+                    stage.order
+                ),
             ));
+        }
+        let now = Timestamp::now();
+        let changed = update_row(conn, &stored, stage, now)?
+            | PARAMETERS.replace_in(conn, stage.id.as_str(), &stage.parameters, now)?;
+        if !changed {
+            let mut unchanged = stored;
+            unchanged.parameters = stage.parameters.clone();
+            return Ok(unchanged);
         }
         let mut updated = load(conn, BY_ID, stage.id.as_str())?
             .pop()

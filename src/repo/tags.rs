@@ -57,22 +57,26 @@ pub(crate) fn insert(
     Ok(())
 }
 
-/// Makes a pipeline's tags exactly `wanted`; the caller holds a write transaction.
+/// Makes a pipeline's tags exactly `wanted`; the caller holds a write transaction. `true` when
+/// anything was written.
 pub(crate) fn replace_in(
     conn: &Connection,
     pipeline: &PipelineId,
     stored: &BTreeSet<String>,
     wanted: &BTreeSet<String>,
     now: Timestamp,
-) -> Result<()> {
+) -> Result<bool> {
+    let mut changed = false;
     for tag in stored.difference(wanted) {
         conn.prepare_cached(DELETE)?
             .execute(params![pipeline, tag])?;
+        changed = true;
     }
     for tag in wanted.difference(stored) {
         insert(conn, pipeline, tag, now)?;
+        changed = true;
     }
-    Ok(())
+    Ok(changed)
 }
 
 /// The tags of the pipelines in a JSON array of ids, by pipeline id.

@@ -1,0 +1,166 @@
+//! Every mode of a page: status × tag × cursor × limit, for `list`, `list_full` and `count`,
+//! checked against a model of what each should return.
+
+use std::collections::BTreeSet;
+
+use pipeline_store::initialize_database;
+use pipeline_store::model::{NewPipeline, NewStage, StageType};
+use pipeline_store::repo::pipelines::{self, ListQuery, Status};
+
+use crate::common::TestResult;
+
+/// `(name, archived, tags, stages)` of the pipelines every case runs against.
+const PIPELINES: &[(&str, bool, &[&str], usize)] = &[
+    ("alpha", false, &["nightly"], 1),
+    ("bravo", true, &["nightly"], 2),
+    ("charlie", false, &[], 0),
+    ("delta", true, &[], 3),
+    ("echo", false, &["nightly", "weekly"], 4),
+    ("foxtrot", true, &["weekly"], 1),
+    ("golf", false, &["nightly"], 2),
+    ("hotel", true, &["nightly"], 0),
+];
+
+fn query(status: Status) -> ListQuery {
+    match status {
+        Status::Active => ListQuery::active(),
+        Status::Archived => ListQuery::archived(),
+        Status::All => ListQuery::all(),
+    }
+}
+
+/// What a page must hold, by the model.
+fn expected(
+    status: Status,
+    tag: Option<&str>,
+    after: Option<&str>,
+    limit: usize,
+) -> Vec<&'static str> {
+    PIPELINES
+        .iter()
+        .filter(|(_, archived, _, _)| match status {
+            Status::Active => !archived,
+            Status::Archived => *archived,
+            Status::All => true,
+        })
+        .filter(|(_, _, tags, _)| tag.is_none_or(|t| tags.contains(&t)))
+        .filter(|(name, _, _, _)| after.is_none_or(|a| *name > a))
+        .map(|(name, _, _, _)| *name)
+        .take(limit)
+        .collect()
+}
+
+#[test]
+fn every_status_tag_cursor_and_limit_returns_what_the_model_says() -> TestResult {
+    let conn = initialize_database(":memory:")?;
+    for (name, archived, tags, stages) in PIPELINES {
+        let new = tags.iter().fold(NewPipeline::new(*name), |p, t| p.tag(*t));
+        let new = (0..*stages).fold(new, |p, i| {
+            p.stage(NewStage::new(
+                format!("s{i}"),
+                StageType::Checksum,
+                "sha256",
+            ))
+        });
+        let created = pipelines::create(&conn, &new)?;
+        if *archived {
+            pipelines::archive(&conn, &created.id)?;
+        }
+    }
+    let mut cases = 0;
+    for status in [Status::Active, Status::Archived, Status::All] {
+        for tag in [None, Some("nightly"), Some("weekly"), Some("no-such-tag")] {
+            for after in [
+                None,
+                Some(""),
+                Some("alpha"),
+                Some("c"),
+                Some("echo"),
+                Some("hotel"),
+                Some("zulu"),
+            ] {
+                for limit in [0_u32, 1, 2, 3, 100] {
+                    let mut q = query(status).limit(limit);
+                    if let Some(tag) = tag {
+                        q = q.tag(tag);
+                    }
+                    if let Some(after) = after {
+                        q = q.after(after);
+                    }
+                    let want = expected(status, tag, after, limit as usize);
+                    let case = format!("{status:?} tag={tag:?} after={after:?} limit={limit}");
+
+                    let page = pipelines::list(&conn, &q)?;
+                    let names: Vec<&str> = page.iter().map(|s| s.name.as_str()).collect();
+                    assert_eq!(names, want, "list {case}");
+                    for summary in &page {
+                        let (_, archived, _, stages) = PIPELINES
+                            .iter()
+                            .find(|p| p.0 == summary.name)
+                            .ok_or("known")?;
+                        assert_eq!(summary.archived, *archived, "{case}");
+                        assert_eq!(summary.stage_count as usize, *stages, "{case}");
+                    }
+
+                    let full = pipelines::list_full(&conn, &q)?;
+                    let full_names: Vec<&str> = full.iter().map(|p| p.name.as_str()).collect();
+                    assert_eq!(full_names, want, "list_full {case}");
+                    for p in &full {
+                        let got = pipelines::get(&conn, &p.id)?.ok_or("exists")?;
+                        assert_eq!(p, &got, "list_full gives what get gives: {case}");
+                    }
+                    cases += 1;
+                }
+            }
+            // Walking the pages one by one gives exactly the unpaged answer.
+            for size in [1_u32, 2, 3] {
+                let mut q = query(status).limit(size);
+                if let Some(tag) = tag {
+                    q = q.tag(tag);
+                }
+                let mut walked = Vec::new();
+                loop {
+                    let page = pipelines::list(&conn, &q)?;
+                    let Some(last) = page.last() else { break };
+                    q = q.after(last.name.clone());
+                    walked.extend(page.into_iter().map(|s| s.name));
+                }
+                assert_eq!(
+                    walked,
+                    expected(status, tag, None, usize::MAX),
+                    "{status:?} tag={tag:?} pages of {size}"
+                );
+            }
+        }
+        assert_eq!(
+            pipelines::count(&conn, status)?,
+            u64::try_from(expected(status, None, None, usize::MAX).len())?,
+            "count {status:?}"
+        );
+    }
+    assert_eq!(cases, 3 * 4 * 7 * 5);
+    Ok(())
+}
+
+#[test]
+fn find_by_config_sees_active_pipelines_only() -> TestResult {
+    let conn = initialize_database(":memory:")?;
+    for (name, archived) in [("one", false), ("two", true), ("three", false)] {
+        let created = pipelines::create(&conn, &NewPipeline::new(name).config("mode", "fast"))?;
+        if archived {
+            pipelines::archive(&conn, &created.id)?;
+        }
+    }
+    pipelines::create(&conn, &NewPipeline::new("four").config("mode", "slow"))?;
+    let names: BTreeSet<String> = pipelines::find_by_config(&conn, "mode", "fast")?
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    assert_eq!(
+        names,
+        BTreeSet::from(["one".to_owned(), "three".to_owned()])
+    );
+    assert!(pipelines::find_by_config(&conn, "mode", "none")?.is_empty());
+    assert!(pipelines::find_by_config(&conn, "other", "fast")?.is_empty());
+    Ok(())
+}
