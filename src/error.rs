@@ -236,6 +236,16 @@ impl Error {
     }
 }
 
+/// SQLite's own message, on one line, without the statement text rusqlite adds to some errors.
+pub(crate) fn sqlite_message(error: &rusqlite::Error) -> String {
+    let message = match error {
+        rusqlite::Error::SqliteFailure(_, Some(message))
+        | rusqlite::Error::SqlInputError { msg: message, .. } => message.clone(),
+        other => other.to_string(),
+    };
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// The kind of constraint a write violated, from SQLite's extended result code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -358,8 +368,9 @@ pub enum MigrateError {
     #[error(
         "migration {version} ({file}) is recorded as failed (success = 0 in _sqlx_migrations): \
          an earlier run stopped partway through it; check the schema it should have created, \
-         then delete its history row (DELETE FROM _sqlx_migrations WHERE version = {version}) \
-         and run the migrations again"
+         then either finish it by hand and run `pipeline-store migrate repair --mark-applied`, \
+         or undo what it did and run `pipeline-store migrate repair --forget-dirty` so it runs \
+         again (in code: Migrator::repair with DirtyRepair::MarkApplied or DirtyRepair::Forget)"
     )]
     Dirty {
         /// The version.
@@ -413,13 +424,18 @@ pub enum MigrateError {
     },
 
     /// A migration's SQL failed; everything it did was rolled back and no history row was written.
-    #[error("migration {version} ({file}) failed and was rolled back: {source}")]
+    #[error(
+        "migration {version} ({file}) failed at line {line} and was rolled back: {}",
+        sqlite_message(source)
+    )]
     Failed {
         /// The version.
         version: i64,
         /// Its file name.
         file: String,
-        /// SQLite's error, with its message.
+        /// The line of the file where the failing statement (or the token SQLite refused) is.
+        line: usize,
+        /// SQLite's error.
         source: rusqlite::Error,
     },
 
@@ -439,17 +455,36 @@ pub enum MigrateError {
     /// A `-- no-transaction` migration failed: statements before the failing one may have taken
     /// effect, and its history row is left with `success = 0`.
     #[error(
-        "migration {version} ({file}) ran outside a transaction (-- no-transaction) and failed: {source}; \
-         statements before the failing one may have taken effect and its history row is marked failed: \
-         fix the schema by hand, then repair the history (mark it applied, or forget it to run it again)"
+        "migration {version} ({file}) ran outside a transaction (-- no-transaction) and failed at \
+         line {line}: {}; statements before the failing one may have taken effect and its \
+         history row is marked failed: fix the schema by hand, then repair the history \
+         (`pipeline-store migrate repair --mark-applied`, or `--forget-dirty` to run it again)",
+        sqlite_message(source)
     )]
     FailedOutsideTransaction {
         /// The version.
         version: i64,
         /// The script's file name.
         file: String,
+        /// The line of the file where the failing statement (or the token SQLite refused) is.
+        line: usize,
         /// SQLite's error.
         source: rusqlite::Error,
+    },
+
+    /// A `-- no-transaction` migration began a transaction and did not end it. It was rolled
+    /// back, so the connection is usable again; the history row stays marked failed.
+    #[error(
+        "migration {version} ({file}) ran outside a transaction (-- no-transaction) and left a \
+         transaction of its own open (BEGIN without COMMIT); it was rolled back and the history \
+         row is marked failed: end the transaction in the file, fix the schema by hand, then \
+         repair the history (`pipeline-store migrate repair --mark-applied` or `--forget-dirty`)"
+    )]
+    LeftTransactionOpen {
+        /// The version.
+        version: i64,
+        /// The script's file name.
+        file: String,
     },
 
     /// A `-- foreign-keys: off` migration left rows whose foreign key points nowhere; it was
@@ -514,4 +549,62 @@ pub enum MigrateError {
     /// Migrations were asked to run on a connection with an open transaction.
     #[error("migrations cannot run inside an open transaction: commit or roll it back first")]
     InTransaction,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn constraint(extended_code: std::ffi::c_int) -> Error {
+        rusqlite::Error::SqliteFailure(
+            ffi::Error::new(extended_code),
+            Some("the message".to_owned()),
+        )
+        .into()
+    }
+
+    #[test]
+    fn constraint_messages_read_well_for_every_kind() {
+        let cases = [
+            (
+                ffi::SQLITE_CONSTRAINT_UNIQUE,
+                ConstraintKind::Unique,
+                "unique constraint failed: the message",
+            ),
+            (
+                ffi::SQLITE_CONSTRAINT_PRIMARYKEY,
+                ConstraintKind::PrimaryKey,
+                "primary key constraint failed: the message",
+            ),
+            (
+                ffi::SQLITE_CONSTRAINT_FOREIGNKEY,
+                ConstraintKind::ForeignKey,
+                "foreign key constraint failed: the message",
+            ),
+            (
+                ffi::SQLITE_CONSTRAINT_NOTNULL,
+                ConstraintKind::NotNull,
+                "not null constraint failed: the message",
+            ),
+            (
+                ffi::SQLITE_CONSTRAINT_CHECK,
+                ConstraintKind::Check,
+                "check constraint failed: the message",
+            ),
+            (
+                ffi::SQLITE_CONSTRAINT_TRIGGER,
+                ConstraintKind::Other,
+                "a constraint failed: the message",
+            ),
+        ];
+        for (code, kind, message) in cases {
+            let error = constraint(code);
+            assert!(
+                matches!(&error, Error::Constraint { kind: k, .. } if *k == kind),
+                "{error}"
+            );
+            assert_eq!(error.to_string(), message);
+        }
+        assert_eq!(ConstraintKind::Other.to_string(), "other");
+    }
 }

@@ -451,15 +451,29 @@ impl OpenOptions {
                     });
                 }
                 let conn = Connection::open_in_memory()?;
-                self.configure(&conn, None)?;
+                self.configure(&conn)?;
                 conn
             }
             Location::File(path) => {
                 let create =
                     !read_only && self.create_if_missing && !matches!(target.mode, Some(Mode::Rw));
                 let conn = open_file(path, read_only, create)?;
-                self.configure(&conn, (!read_only).then_some(path.as_path()))
-                    .map_err(|e| not_a_database(e, path))?;
+                self.configure(&conn).map_err(|e| not_a_database(e, path))?;
+                if !read_only
+                    && !self
+                        .journal_mode_is_set(&conn)
+                        .map_err(|e| not_a_database(e, path))?
+                {
+                    // Validate the history before the first byte changes: a refused open leaves
+                    // a rollback-journal file exactly as it was.
+                    if self.migrate {
+                        migrator
+                            .pending_quiet(&conn)
+                            .map_err(|e| not_a_database(e, path))?;
+                    }
+                    self.set_journal_mode(&conn, path)
+                        .map_err(|e| not_a_database(e, path))?;
+                }
                 conn
             }
         };
@@ -500,8 +514,8 @@ impl OpenOptions {
         Ok((conn, report))
     }
 
-    /// Pragmas for every connection; `writable_file` is the path of a file opened for writing.
-    fn configure(&self, conn: &Connection, writable_file: Option<&Path>) -> Result<()> {
+    /// Pragmas for every connection but the journal mode.
+    fn configure(&self, conn: &Connection) -> Result<()> {
         // The repositories prepare about 60 distinct statements; rusqlite's default cache holds
         // 16, which an `update` alone would cycle through.
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
@@ -512,30 +526,39 @@ impl OpenOptions {
             return Err(Error::ForeignKeysUnavailable { value });
         }
         conn.pragma_update(None, "synchronous", self.synchronous.as_str())?;
-        if let Some(path) = writable_file {
-            let wanted = self.journal_mode.as_str();
-            let deadline = Instant::now() + self.busy_timeout;
-            let mode = loop {
-                match conn.pragma_update_and_check(None, "journal_mode", wanted, |row| {
-                    row.get::<_, String>(0)
-                }) {
-                    Ok(mode) => break mode,
-                    // A new file's journal-mode change does not consult the busy handler.
-                    Err(e)
-                        if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
-                            && Instant::now() < deadline =>
-                    {
-                        std::thread::sleep(Duration::from_millis(2));
-                    }
-                    Err(e) => return Err(e.into()),
+        Ok(())
+    }
+
+    /// Whether the file is already in the configured journal mode (reading it writes nothing).
+    fn journal_mode_is_set(&self, conn: &Connection) -> Result<bool> {
+        let mode: String = conn.pragma_query_value(None, "journal_mode", |row| row.get(0))?;
+        Ok(mode.eq_ignore_ascii_case(self.journal_mode.as_str()))
+    }
+
+    /// Switches a file opened for writing to the configured journal mode.
+    fn set_journal_mode(&self, conn: &Connection, path: &Path) -> Result<()> {
+        let wanted = self.journal_mode.as_str();
+        let deadline = Instant::now() + self.busy_timeout;
+        let mode = loop {
+            match conn.pragma_update_and_check(None, "journal_mode", wanted, |row| {
+                row.get::<_, String>(0)
+            }) {
+                Ok(mode) => break mode,
+                // A new file's journal-mode change does not consult the busy handler.
+                Err(e)
+                    if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+                        && Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(2));
                 }
-            };
-            if !mode.eq_ignore_ascii_case(wanted) {
-                warn!(
-                    "journal_mode {wanted} is not available for {}; it stays {mode}",
-                    path.display()
-                );
+                Err(e) => return Err(e.into()),
             }
+        };
+        if !mode.eq_ignore_ascii_case(wanted) {
+            warn!(
+                "journal_mode {wanted} is not available for {}; it stays {mode}",
+                path.display()
+            );
         }
         Ok(())
     }
@@ -548,7 +571,7 @@ fn backup_if_pending(
     path: &Path,
     dir: &Path,
 ) -> Result<Option<PathBuf>> {
-    let pending = migrator.pending(conn)?;
+    let pending = migrator.pending_quiet(conn)?;
     let (Some(first), Some(last)) = (pending.first(), pending.last()) else {
         return Ok(None);
     };
@@ -995,7 +1018,7 @@ mod tests {
             .unwrap();
         eprintln!("this SQLite starts with foreign_keys = {library_default}");
         conn.pragma_update(None, "foreign_keys", false).unwrap();
-        OpenOptions::new().configure(&conn, None).unwrap();
+        OpenOptions::new().configure(&conn).unwrap();
         let value: i64 = conn
             .pragma_query_value(None, "foreign_keys", |r| r.get(0))
             .unwrap();

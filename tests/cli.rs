@@ -438,6 +438,53 @@ fn check_and_migrate_name_a_modified_migration() -> TestResult {
     run(&db, &["init"]);
     let healthy = run(&db, &["check", "--json"]);
     assert_eq!(json(&healthy)["ok"], true);
+    // The mutating commands, each in both forms on a pipeline of its own.
+    for (i, json_flag) in [false, true].into_iter().enumerate() {
+        let name = format!("p{i}");
+        let mut commands: Vec<Vec<String>> = vec![
+            vec![
+                "pipeline".into(),
+                "create".into(),
+                name.clone(),
+                "--stage".into(),
+                "checksum:sha256".into(),
+            ],
+            vec![
+                "pipeline".into(),
+                "rename".into(),
+                name.clone(),
+                format!("{name}-renamed"),
+            ],
+            vec![
+                "pipeline".into(),
+                "archive".into(),
+                format!("{name}-renamed"),
+            ],
+            vec![
+                "pipeline".into(),
+                "restore".into(),
+                format!("{name}-renamed"),
+            ],
+            vec![
+                "pipeline".into(),
+                "delete".into(),
+                format!("{name}-renamed"),
+                "--yes".into(),
+            ],
+        ];
+        for command in &mut commands {
+            if json_flag {
+                command.push("--json".into());
+            }
+            let args: Vec<&str> = command.iter().map(String::as_str).collect();
+            let output = run(&db, &args);
+            assert_eq!(code(&output), Some(0), "{args:?}: {}", stderr(&output));
+            assert!(!output.stdout.is_empty(), "{args:?} printed nothing");
+            if json_flag {
+                let _: Value = serde_json::from_slice(&output.stdout)?;
+            }
+        }
+    }
     raw(&db.path)?.execute(
         "UPDATE _sqlx_migrations SET checksum = zeroblob(48) WHERE version = 20250204120000",
         [],
@@ -582,5 +629,229 @@ fn migrate_revert_baseline_repair_and_validate() -> TestResult {
         "{}",
         stderr(&invalid)
     );
+    Ok(())
+}
+
+/// Runs the command and checks that it succeeded, in text and in JSON.
+fn both_forms(db: &TempDb, args: &[&str]) -> (String, Value) {
+    let text = run(db, args);
+    assert_eq!(code(&text), Some(0), "{args:?}: {}", stderr(&text));
+    let mut with_json = args.to_vec();
+    with_json.push("--json");
+    let parsed = json(&run(db, &with_json));
+    (stdout(&text), parsed)
+}
+
+#[test]
+fn every_list_filter_works_in_text_and_json() -> TestResult {
+    let db = TempDb::new()?;
+    assert_eq!(code(&run(&db, &["demo"])), Some(0));
+    assert_eq!(
+        code(&run(
+            &db,
+            &["pipeline", "create", "old-nightly", "--tag", "nightly"]
+        )),
+        Some(0)
+    );
+    assert_eq!(
+        code(&run(&db, &["pipeline", "archive", "old-nightly"])),
+        Some(0)
+    );
+    let cases: &[(&[&str], &[&str])] = &[
+        (&[], &["fast-archive", "secure-backup"]),
+        (&["--archived"], &["old-nightly"]),
+        (
+            &["--all"],
+            &["fast-archive", "old-nightly", "secure-backup"],
+        ),
+        (&["--tag", "nightly"], &["secure-backup"]),
+        (&["--archived", "--tag", "nightly"], &["old-nightly"]),
+        (
+            &["--all", "--tag", "nightly"],
+            &["old-nightly", "secure-backup"],
+        ),
+        (&["--all", "--tag", "archive"], &["fast-archive"]),
+        (&["--tag", "no-such-tag"], &[]),
+    ];
+    for (flags, names) in cases {
+        let mut args = vec!["pipeline", "list"];
+        args.extend_from_slice(flags);
+        let (text, parsed) = both_forms(&db, &args);
+        let listed: Vec<&str> = parsed
+            .as_array()
+            .ok_or("an array")?
+            .iter()
+            .filter_map(|row| row["name"].as_str())
+            .collect();
+        assert_eq!(&listed, names, "{flags:?}");
+        for name in *names {
+            assert!(text.contains(name), "{flags:?}: {text}");
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn every_command_answers_in_text_and_in_json() -> TestResult {
+    let db = TempDb::new()?;
+    let (_, demo) = both_forms(&db, &["demo"]);
+    assert!(demo.as_array().is_some_and(|a| a.len() == 2));
+    let (text, init) = both_forms(&db, &["init"]);
+    assert!(text.contains("up to date"), "{text}");
+    assert!(init["applied"].as_array().is_some_and(Vec::is_empty));
+    let (_, info) = both_forms(&db, &["migrate", "info"]);
+    let (_, checked) = both_forms(&db, &["check"]);
+    assert_eq!(checked["ok"], true);
+    let (_, dry) = both_forms(&db, &["migrate", "run", "--dry-run"]);
+    assert!(dry.as_array().is_some_and(Vec::is_empty));
+    let (_, ran) = both_forms(&db, &["migrate", "run"]);
+    assert!(ran["applied"].as_array().is_some_and(Vec::is_empty));
+    let (_, valid) = both_forms(&db, &["migrate", "validate"]);
+    assert!(
+        valid["reversible"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+    );
+    let (_, shown) = both_forms(&db, &["pipeline", "show", "secure-backup"]);
+    assert_eq!(shown["name"], "secure-backup");
+
+    // JSON timestamps are RFC 3339 UTC, the history's install time included.
+    let rfc3339 = |value: &Value| {
+        value
+            .as_str()
+            .is_some_and(|t| pipeline_store::model::Timestamp::parse(t).is_ok() && t.ends_with('Z'))
+    };
+    for row in info.as_array().ok_or("rows")? {
+        assert!(rfc3339(&row["installed_on"]), "{row}");
+    }
+    assert!(rfc3339(&shown["created_at"]) && rfc3339(&shown["updated_at"]));
+    raw(&db.path)?.execute(
+        "UPDATE _sqlx_migrations SET checksum = zeroblob(48) WHERE version = 20250204120000",
+        [],
+    )?;
+    let modified = run(&db, &["check", "--json"]);
+    assert_eq!(code(&modified), Some(1));
+    let report: Value = serde_json::from_slice(&modified.stdout)?;
+    let problems = report["migrations"].as_array().ok_or("migrations")?;
+    assert_eq!(problems.len(), 1);
+    assert!(rfc3339(&problems[0]["installed_on"]), "{report}");
+
+    Ok(())
+}
+
+#[test]
+fn baseline_on_a_missing_file_creates_nothing() -> TestResult {
+    let db = TempDb::new()?;
+    let refused = run(&db, &["migrate", "baseline", "20250101000000"]);
+    assert_eq!(code(&refused), Some(3), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("pipeline-store init"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(!db.path.exists(), "no database was created");
+    let listed = run(&db, &["pipeline", "list"]);
+    assert_eq!(code(&listed), Some(3));
+    assert!(
+        stderr(&listed).contains("pipeline-store init"),
+        "{}",
+        stderr(&listed)
+    );
+    assert!(
+        !stderr(&listed).contains("OpenOptions"),
+        "{}",
+        stderr(&listed)
+    );
+    Ok(())
+}
+
+#[test]
+fn unknown_versions_are_bad_arguments() -> TestResult {
+    let db = TempDb::new()?;
+    run(&db, &["init"]);
+    for args in [
+        &["migrate", "revert", "--to", "12345"][..],
+        &["migrate", "baseline", "12345"][..],
+    ] {
+        let output = run(&db, args);
+        assert_eq!(code(&output), Some(2), "{args:?}: {}", stderr(&output));
+        assert!(stderr(&output).contains("12345"), "{}", stderr(&output));
+    }
+    Ok(())
+}
+
+#[test]
+fn a_dirty_history_points_at_migrate_repair() -> TestResult {
+    let db = TempDb::new()?;
+    run(&db, &["init"]);
+    raw(&db.path)?.execute(
+        "UPDATE _sqlx_migrations SET success = FALSE WHERE version = 20251125000000",
+        [],
+    )?;
+    let refused = run(&db, &["migrate", "run"]);
+    assert_eq!(code(&refused), Some(4));
+    let message = stderr(&refused);
+    assert!(
+        message.contains("pipeline-store migrate repair"),
+        "{message}"
+    );
+    assert_eq!(message.trim_end().lines().count(), 1, "{message}");
+    Ok(())
+}
+
+#[test]
+fn a_failing_migration_is_one_line_on_the_command_line() -> TestResult {
+    let db = TempDb::new()?;
+    let dir = db.dir.path().join("broken");
+    crate::common::write_migrations(
+        &dir,
+        &[
+            ("1_fine.sql", "CREATE TABLE fine (x);\n"),
+            (
+                "2_broken.sql",
+                "-- a comment\nCREATE TABLE also_fine (x);\n\nINSERT INTO nowhere\n  VALUES (1);\nCREATE TABLE never (x);\n",
+            ),
+        ],
+    )?;
+    let output = run(
+        &db,
+        &[
+            "migrate",
+            "validate",
+            "--source",
+            dir.to_str().ok_or("utf-8")?,
+        ],
+    );
+    assert_eq!(code(&output), Some(4));
+    let message = stderr(&output);
+    assert_eq!(message.trim_end().lines().count(), 1, "{message}");
+    assert!(
+        message.contains("2_broken.sql")
+            && message.contains("line 4")
+            && message.contains("no such table: nowhere"),
+        "{message}"
+    );
+    assert!(!message.contains("CREATE TABLE never"), "{message}");
+    Ok(())
+}
+
+#[test]
+fn migrate_add_warns_when_an_existing_file_is_dated_later() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    crate::common::write_migrations(
+        &dir.path().join("migrations"),
+        &[("29990101000000_from_the_future.sql", "SELECT 1;\n")],
+    )?;
+    let added = run_in(dir.path(), &["migrate", "add", "next step"]);
+    assert_eq!(code(&added), Some(0), "{}", stderr(&added));
+    let warning = stderr(&added);
+    assert!(
+        warning.contains("older than 29990101000000_from_the_future.sql"),
+        "{warning}"
+    );
+    let quiet_dir = tempfile::tempdir()?;
+    let quiet = run_in(quiet_dir.path(), &["migrate", "add", "first step"]);
+    assert_eq!(code(&quiet), Some(0));
+    assert!(stderr(&quiet).is_empty(), "{}", stderr(&quiet));
     Ok(())
 }

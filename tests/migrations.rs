@@ -302,7 +302,7 @@ fn a_dirty_history_row_is_refused_and_nothing_changes() -> TestResult {
     assert!(
         error
             .to_string()
-            .contains("DELETE FROM _sqlx_migrations WHERE version = 3"),
+            .contains("pipeline-store migrate repair --forget-dirty"),
         "{error}"
     );
     assert_eq!(snapshot(&conn)?, before);
@@ -355,9 +355,11 @@ fn a_failing_statement_rolls_the_whole_migration_back() -> TestResult {
         Error::Migrate(MigrateError::Failed {
             version: 2,
             file,
+            line,
             source,
         }) => {
             assert_eq!(file, "2_half_bad.sql");
+            assert_eq!(*line, 2);
             assert!(source.to_string().contains("no_such_table"), "{source}");
         }
         other => panic!("expected Failed, got {other:?}"),
@@ -617,5 +619,106 @@ fn status_of_a_database_never_migrated_is_all_pending_and_writes_nothing() -> Te
     );
     assert!(migrate::applied(&conn)?.is_empty());
     assert!(tables(&conn)?.is_empty(), "no history table was created");
+    Ok(())
+}
+
+/// Runs a one-migration set whose SQL fails and returns its error message.
+fn failure(sql: &str) -> TestResult<(usize, String)> {
+    let mut conn = Connection::open_in_memory()?;
+    conn.execute_batch("CREATE TABLE taken (x UNIQUE); INSERT INTO taken VALUES (1);")?;
+    let migrator = Migrator::new(vec![Migration::new(7, "fails", sql.to_owned())])?;
+    let error = migrator.run(&mut conn).expect_err("fails");
+    let Error::Migrate(MigrateError::Failed { line, .. }) = &error else {
+        return Err(format!("expected Failed, got {error:?}").into());
+    };
+    assert!(conn.is_autocommit());
+    Ok((*line, error.to_string()))
+}
+
+#[test]
+fn a_failing_migration_is_one_line_naming_version_file_line_and_message() -> TestResult {
+    let cases: &[(&str, usize, &str)] = &[
+        // A syntax error: SQLite points at the token.
+        (
+            "-- header\nCREATE TABLE a (x);\n\nCREATE TABLE b (x) garbage here;\nCREATE TABLE c (x);",
+            4,
+            "near \"here\": syntax error",
+        ),
+        // A statement that fails to prepare, after a comment block and a multi-line statement.
+        (
+            "/* a long\n   comment */\nCREATE TABLE a (\n  x\n);\n-- next\nSELECT * FROM nowhere;",
+            7,
+            "no such table: nowhere",
+        ),
+        // A statement that prepares and fails when it runs.
+        (
+            "CREATE TABLE a (x);\nINSERT INTO taken VALUES (2);\nINSERT INTO taken\n  VALUES (1);",
+            3,
+            "UNIQUE constraint failed: taken.x",
+        ),
+        // Two statements on one line, the second failing.
+        (
+            "CREATE TABLE a (x); CREATE TABLE a (y);",
+            1,
+            "table a already exists",
+        ),
+    ];
+    for (sql, line, message) in cases {
+        let (found_line, text) = failure(sql)?;
+        assert_eq!(found_line, *line, "{sql}\n{text}");
+        assert_eq!(
+            text,
+            format!(
+                "migration 7 (7_fails.sql) failed at line {line} and was rolled back: {message}"
+            )
+        );
+        assert!(!text.contains('\n'), "{text}");
+    }
+    Ok(())
+}
+
+#[test]
+fn a_failed_no_transaction_migration_gives_the_connection_back_in_autocommit() -> TestResult {
+    for (sql, left_open) in [
+        // Its own BEGIN, then a failure before COMMIT.
+        (
+            "-- no-transaction\nBEGIN;\nCREATE TABLE half (x);\nINSERT INTO nowhere VALUES (1);\nCOMMIT;",
+            false,
+        ),
+        // Its own BEGIN and no COMMIT at all.
+        ("-- no-transaction\nBEGIN;\nCREATE TABLE half (x);", true),
+    ] {
+        let mut conn = Connection::open_in_memory()?;
+        let migrator = Migrator::new(vec![
+            Migration::new(1, "first", "CREATE TABLE first (x);"),
+            Migration::new(2, "own transaction", sql),
+        ])?;
+        let error = migrator.run(&mut conn).expect_err("fails");
+        match &error {
+            Error::Migrate(MigrateError::FailedOutsideTransaction {
+                version: 2, line, ..
+            }) => {
+                assert!(!left_open);
+                assert_eq!(*line, 4);
+            }
+            Error::Migrate(MigrateError::LeftTransactionOpen { version: 2, file }) => {
+                assert!(left_open);
+                assert_eq!(file, "2_own_transaction.sql");
+            }
+            other => return Err(format!("unexpected {other:?}").into()),
+        }
+        assert!(conn.is_autocommit(), "{sql}");
+        assert_eq!(tables(&conn)?, ["_sqlx_migrations", "first"], "rolled back");
+        // The next run reports the dirty row, not an open transaction.
+        let again = migrator.run(&mut conn).expect_err("dirty");
+        assert!(
+            matches!(
+                again,
+                Error::Migrate(MigrateError::Dirty { version: 2, .. })
+            ),
+            "{again:?}"
+        );
+        assert!(again.to_string().contains("migrate repair"), "{again}");
+    }
     Ok(())
 }

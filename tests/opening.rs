@@ -448,3 +448,42 @@ fn eight_threads_initialize_one_fresh_file_at_once() -> TestResult {
     assert!(counts.iter().all(|&(_, n)| n == 1), "{counts:?}");
     Ok(())
 }
+
+#[test]
+fn a_refused_open_of_a_rollback_journal_database_changes_no_byte() -> TestResult {
+    for tamper in [
+        "UPDATE _sqlx_migrations SET success = FALSE WHERE version = 20250204120000",
+        "UPDATE _sqlx_migrations SET checksum = zeroblob(48) WHERE version = 20250101000000",
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (29990101000000, 'from the future', TRUE, zeroblob(48), 0)",
+    ] {
+        let db = TempDb::new()?;
+        drop(pipeline_store::initialize_database(&db.url())?);
+        {
+            let conn = crate::common::raw(&db.path)?;
+            let mode: String = conn.query_row("PRAGMA journal_mode = delete", [], |r| r.get(0))?;
+            assert_eq!(mode, "delete");
+            conn.execute_batch(tamper)?;
+        }
+        let before = std::fs::read(&db.path)?;
+        let error = pipeline_store::initialize_database(&db.url()).expect_err(tamper);
+        assert!(
+            matches!(error, pipeline_store::Error::Migrate(_)),
+            "{error}"
+        );
+        assert_eq!(
+            std::fs::read(&db.path)?,
+            before,
+            "{tamper}: the file changed"
+        );
+        for suffix in ["-wal", "-shm", "-journal"] {
+            let mut side = db.path.clone().into_os_string();
+            side.push(suffix);
+            assert!(
+                !std::path::Path::new(&side).exists(),
+                "{tamper}: {suffix} left"
+            );
+        }
+    }
+    Ok(())
+}

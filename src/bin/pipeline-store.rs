@@ -10,7 +10,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{ArgAction, Parser, Subcommand};
-use pipeline_store::Error;
 use pipeline_store::migrate::{
     AppliedStep, DirtyRepair, MigrationState, MigrationStatus, Migrator, PendingMigration, Repair,
 };
@@ -20,6 +19,7 @@ use pipeline_store::model::{
 use pipeline_store::repo::pipelines::{self, ListQuery, PipelineSummary};
 use pipeline_store::rusqlite::Connection;
 use pipeline_store::schema::{self, CheckReport, OpenOptions};
+use pipeline_store::{Error, MigrateError};
 use serde::Serialize;
 
 const EXIT_CODES: &str = "\
@@ -198,12 +198,16 @@ impl From<Error> for Failure {
     fn from(error: Error) -> Self {
         let message = error.to_string();
         match error {
-            Error::InvalidInput { .. } | Error::InvalidUrl { .. } | Error::NameTaken { .. } => {
-                Self::Usage(message)
-            }
-            Error::NotFound { .. }
-            | Error::DatabaseNotFound { .. }
-            | Error::DirectoryNotFound { .. } => Self::NotFound(message),
+            Error::InvalidInput { .. }
+            | Error::InvalidUrl { .. }
+            | Error::NameTaken { .. }
+            | Error::Migrate(MigrateError::UnknownVersion { .. }) => Self::Usage(message),
+            // The library's hint names `OpenOptions`; on the command line the way is `init`.
+            Error::DatabaseNotFound { path, .. } => Self::NotFound(format!(
+                "database file {} does not exist; create it with `pipeline-store init`",
+                path.display()
+            )),
+            Error::NotFound { .. } | Error::DirectoryNotFound { .. } => Self::NotFound(message),
             _ => Self::Database(message),
         }
     }
@@ -543,7 +547,8 @@ fn migrate_revert(cli: &Cli, to: Option<i64>) -> Outcome {
 }
 
 fn migrate_baseline(cli: &Cli, version: i64) -> Outcome {
-    let mut conn = OpenOptions::new().migrate(false).open(&cli.db)?;
+    // Recording history in a file that does not exist would create a database of rows only.
+    let mut conn = open_history(cli)?;
     let marked = schema::migrator().baseline(&mut conn, version)?;
     if cli.json {
         return print_json(&serde_json::json!({ "baselined": marked }));
@@ -621,15 +626,37 @@ fn migrate_add(cli: &Cli, description: &str, source: &Path) -> Outcome {
     pipeline_store::migrate::Migration::from_file(name.clone(), "").map_err(Failure::from)?;
     std::fs::create_dir_all(source)
         .map_err(|e| Failure::Database(format!("cannot create {}: {e}", source.display())))?;
-    if let Some(clash) = std::fs::read_dir(source)
+    let existing: Vec<String> = std::fs::read_dir(source)
         .map_err(|e| Failure::Database(format!("cannot read {}: {e}", source.display())))?
         .filter_map(Result::ok)
         .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    if let Some(clash) = existing
+        .iter()
         .find(|existing| existing.starts_with(&format!("{version}_")))
     {
         return Err(Failure::Usage(format!(
             "migration version {version} is already used by {clash}; wait a second and try again"
         )));
+    }
+    // A file dated in the future (a clock that was ahead, a hand-picked version) would run after
+    // the new one, and a database that already has it would refuse the new one as out of order.
+    let newer = existing
+        .iter()
+        .filter(|name| name.ends_with(".sql"))
+        .filter(|name| {
+            name.split('_')
+                .next()
+                .and_then(|v| v.parse::<i64>().ok())
+                .zip(version.parse::<i64>().ok())
+                .is_some_and(|(theirs, ours)| theirs > ours)
+        })
+        .max();
+    if let Some(newer) = newer {
+        log::warn!(
+            "the new migration's version {version} is older than {newer}: databases that already \
+             have {newer} will refuse it as out of order; give it a version after that one"
+        );
     }
     let path = source.join(&name);
     let mut file = std::fs::OpenOptions::new()
@@ -1168,7 +1195,10 @@ impl From<&MigrationStatus> for MigrationJson {
             state: row.state.to_string(),
             description: row.description.clone(),
             file: row.file.clone(),
-            installed_on: row.applied.as_ref().map(|a| a.installed_on.clone()),
+            installed_on: row.applied.as_ref().map(|a| {
+                a.installed_at()
+                    .map_or_else(|| a.installed_on.clone(), |t| t.to_string())
+            }),
             execution_time_ns: row.applied.as_ref().map(|a| a.execution_time),
         }
     }

@@ -311,6 +311,15 @@ impl Migrator {
     /// [`Error::Sqlite`](crate::Error::Sqlite) when the history cannot be read.
     pub fn pending(&self, conn: &Connection) -> Result<Vec<PendingMigration>> {
         let recorded = read_recorded(conn)?.unwrap_or_default();
+        let (pending, warnings) =
+            self.plan_with_warnings(&recorded, |v| recorded_description(conn, v))?;
+        log_warnings(&warnings);
+        Ok(pending.into_iter().map(PendingMigration::from).collect())
+    }
+
+    /// [`pending`](Self::pending) without logging: for a check made before a run that logs.
+    pub(crate) fn pending_quiet(&self, conn: &Connection) -> Result<Vec<PendingMigration>> {
+        let recorded = read_recorded(conn)?.unwrap_or_default();
         Ok(self
             .plan(&recorded, |v| recorded_description(conn, v))?
             .into_iter()
@@ -365,7 +374,10 @@ impl Migrator {
         }
         let up_to = |pending| up_to(pending, target);
         let recorded = read_recorded(conn)?.unwrap_or_default();
-        let pending = up_to(self.plan(&recorded, |v| recorded_description(conn, v))?);
+        let (pending, warnings) =
+            self.plan_with_warnings(&recorded, |v| recorded_description(conn, v))?;
+        log_warnings(&warnings);
+        let pending = up_to(pending);
         if pending.is_empty() {
             debug!(
                 "schema is up to date ({} migrations applied)",
@@ -540,16 +552,7 @@ impl Migrator {
                     continue;
                 }
                 let started = Instant::now();
-                with_foreign_keys_off(conn, script.foreign_keys_off, |conn| {
-                    conn.execute_batch(script.sql).map_err(|source| {
-                        MigrateError::FailedOutsideTransaction {
-                            version: m.version,
-                            file: script.file.to_owned(),
-                            source,
-                        }
-                    })?;
-                    check_foreign_keys(conn, m.version, script.file)
-                })?;
+                run_outside_transaction(conn, m.version, script)?;
                 conn.prepare_cached(FORGET_HISTORY)?.execute([m.version])?;
                 started.elapsed()
             } else {
@@ -580,17 +583,30 @@ impl Migrator {
         Ok(report)
     }
 
-    /// The pending migrations in order, or the first reason to refuse running any.
+    /// The pending migrations in order, or the first reason to refuse running any. Problems a
+    /// policy lets through are not logged: see [`plan_with_warnings`](Self::plan_with_warnings).
     /// `describe` gives the recorded description of a version this build does not know.
     pub(crate) fn plan(
         &self,
         history: &[Recorded],
         describe: impl Fn(i64) -> String,
     ) -> Result<Vec<&Migration>, MigrateError> {
-        let decide = |policy: Policy, error: MigrateError| match policy {
+        self.plan_with_warnings(history, describe)
+            .map(|(pending, _)| pending)
+    }
+
+    /// [`plan`](Self::plan), with the warnings its policies ask for, to be logged once by the
+    /// caller (one warning per file per open, however often the plan is made again).
+    pub(crate) fn plan_with_warnings(
+        &self,
+        history: &[Recorded],
+        describe: impl Fn(i64) -> String,
+    ) -> Result<(Vec<&Migration>, Vec<String>), MigrateError> {
+        let mut warnings = Vec::new();
+        let mut decide = |policy: Policy, error: MigrateError, warning: String| match policy {
             Policy::Error => Err(error),
             Policy::Warn => {
-                warn!("{error}");
+                warnings.push(warning);
                 Ok(())
             }
             Policy::Allow => Ok(()),
@@ -605,13 +621,14 @@ impl Migrator {
         }
         for applied in history {
             match self.find(applied.version) {
-                None => decide(
-                    self.policies.missing,
-                    MigrateError::Missing {
+                None => {
+                    let error = MigrateError::Missing {
                         version: applied.version,
                         description: describe(applied.version),
-                    },
-                )?,
+                    };
+                    let warning = error.to_string();
+                    decide(self.policies.missing, error, warning)?;
+                }
                 Some(m) if !applied.checksum.is_some_and(|c| m.matches_checksum(&c)) => {
                     let error = MigrateError::Modified {
                         version: m.version,
@@ -626,9 +643,17 @@ impl Migrator {
                         .checksum
                         .is_some_and(|c| m.differs_only_in_line_endings(&c));
                     if line_endings_only {
-                        decide(self.policies.line_endings, error)?;
+                        let warning = format!(
+                            "migration {} ({}) differs from the file that was applied only in line \
+                             endings (CRLF/LF) or a byte order mark, so it is the same migration; \
+                             to record this file's checksum run `pipeline-store migrate repair \
+                             --line-endings` (Migrator::repair with Repair::new().line_endings())",
+                            m.version, m.file
+                        );
+                        decide(self.policies.line_endings, error, warning)?;
                     } else {
-                        decide(self.policies.modified, error)?;
+                        let warning = error.to_string();
+                        decide(self.policies.modified, error, warning)?;
                     }
                 }
                 Some(_) => {}
@@ -644,18 +669,24 @@ impl Migrator {
                 continue;
             }
             if let Some(latest) = latest.filter(|&latest| latest > m.version) {
-                decide(
-                    self.policies.out_of_order,
-                    MigrateError::OutOfOrder {
-                        version: m.version,
-                        file: m.file.to_string(),
-                        latest,
-                    },
-                )?;
+                let error = MigrateError::OutOfOrder {
+                    version: m.version,
+                    file: m.file.to_string(),
+                    latest,
+                };
+                let warning = error.to_string();
+                decide(self.policies.out_of_order, error, warning)?;
             }
             pending.push(m);
         }
-        Ok(pending)
+        Ok((pending, warnings))
+    }
+}
+
+/// Logs the warnings of a plan.
+fn log_warnings(warnings: &[String]) {
+    for warning in warnings {
+        warn!("{warning}");
     }
 }
 
@@ -672,22 +703,119 @@ fn up_outside_transaction(conn: &mut Connection, m: &Migration) -> Result<Option
         return Ok(None);
     }
     let started = Instant::now();
-    let script = m.up_script();
-    let result = with_foreign_keys_off(conn, script.foreign_keys_off, |conn| {
-        conn.execute_batch(script.sql).map_err(|source| {
-            MigrateError::FailedOutsideTransaction {
-                version: m.version,
-                file: m.file.to_string(),
-                source,
-            }
-        })?;
-        check_foreign_keys(conn, m.version, script.file)
-    });
-    result?;
+    run_outside_transaction(conn, m.version, m.up_script())?;
     let elapsed = started.elapsed();
     conn.prepare_cached(FINISH)?
         .execute(params![m.version, nanos(elapsed)])?;
     Ok(Some(elapsed))
+}
+
+/// Runs a `-- no-transaction` script in autocommit mode. Whatever happens, the connection is
+/// back in autocommit afterwards: a transaction the script opened and did not end is rolled
+/// back (and is an error of its own when nothing else failed).
+fn run_outside_transaction(conn: &mut Connection, version: i64, script: Script<'_>) -> Result<()> {
+    with_foreign_keys_off(conn, script.foreign_keys_off, |conn| {
+        let ran = execute_script(conn, script.sql).map_err(|failure| {
+            MigrateError::FailedOutsideTransaction {
+                version,
+                file: script.file.to_owned(),
+                line: failure.line,
+                source: failure.source,
+            }
+        });
+        if !conn.is_autocommit() {
+            // Undo what the script's own transaction did; its history row stays dirty.
+            if let Err(rollback) = conn.execute_batch("ROLLBACK") {
+                warn!(
+                    "rolling back the transaction {} left open failed: {rollback}",
+                    script.file
+                );
+            }
+            ran?;
+            return Err(MigrateError::LeftTransactionOpen {
+                version,
+                file: script.file.to_owned(),
+            }
+            .into());
+        }
+        ran?;
+        check_foreign_keys(conn, version, script.file)
+    })
+}
+
+/// Where a script failed: the line of the file the failing statement (or token) is on.
+struct ScriptFailure {
+    line: usize,
+    source: rusqlite::Error,
+}
+
+/// Runs every statement of `sql` as `execute_batch` does (prepare one, step it once, go on with
+/// the rest), keeping track of where each statement starts so a failure names its line.
+fn execute_script(conn: &Connection, sql: &str) -> Result<(), ScriptFailure> {
+    use rusqlite::fallible_iterator::FallibleIterator as _;
+
+    let fail = |at: usize, source: rusqlite::Error| ScriptFailure {
+        line: line_of(sql, at),
+        source,
+    };
+    let mut batch = rusqlite::Batch::new(conn, sql);
+    // Where the text of the next statement begins (comments and blank space included).
+    let mut next = 0;
+    loop {
+        let mut statement = match batch.next() {
+            Ok(Some(statement)) => statement,
+            Ok(None) => return Ok(()),
+            Err(source) => {
+                let at = match &source {
+                    // The rest of the script from this statement on, and the token's offset in it.
+                    rusqlite::Error::SqlInputError {
+                        sql: rest, offset, ..
+                    } if *offset >= 0 => {
+                        sql.len().saturating_sub(rest.len()) + usize::try_from(*offset).unwrap_or(0)
+                    }
+                    _ => statement_start(sql, next),
+                };
+                return Err(fail(at, source));
+            }
+        };
+        let start = next;
+        if let Some(text) = statement.expanded_sql() {
+            let found = sql
+                .get(next..)
+                .and_then(|rest| rest.find(&text))
+                .map_or(next, |i| next + i);
+            next = found + text.len();
+        }
+        if let Err(source) = statement.raw_query().next().map(|_| ()) {
+            return Err(fail(statement_start(sql, start), source));
+        }
+    }
+}
+
+/// The first byte at or after `at` that is not blank space or a comment.
+fn statement_start(sql: &str, mut at: usize) -> usize {
+    let bytes = sql.as_bytes();
+    while at < bytes.len() {
+        match bytes[at] {
+            b' ' | b'\t' | b'\r' | b'\n' | b'\x0c' => at += 1,
+            b'-' if bytes.get(at + 1) == Some(&b'-') => {
+                at = sql[at..].find('\n').map_or(bytes.len(), |i| at + i + 1);
+            }
+            b'/' if bytes.get(at + 1) == Some(&b'*') => {
+                at = sql[at + 2..]
+                    .find("*/")
+                    .map_or(bytes.len(), |i| at + 2 + i + 2);
+            }
+            _ if sql[at..].starts_with('\u{feff}') => at += '\u{feff}'.len_utf8(),
+            _ => break,
+        }
+    }
+    at.min(bytes.len())
+}
+
+/// The 1-based line of byte `at`.
+fn line_of(sql: &str, at: usize) -> usize {
+    sql.get(..at).unwrap_or(sql).matches('\n').count() + 1
 }
 
 /// The pending migrations not newer than `target`.
@@ -747,12 +875,12 @@ fn check_foreign_keys(conn: &Connection, version: i64, file: &str) -> Result<()>
 fn run_script(tx: &Connection, m: &Migration, script: Script<'_>) -> Result<Duration> {
     debug!("running {} (migration {})", script.file, m.version);
     let started = Instant::now();
-    tx.execute_batch(script.sql)
-        .map_err(|source| MigrateError::Failed {
-            version: m.version,
-            file: script.file.to_owned(),
-            source,
-        })?;
+    execute_script(tx, script.sql).map_err(|failure| MigrateError::Failed {
+        version: m.version,
+        file: script.file.to_owned(),
+        line: failure.line,
+        source: failure.source,
+    })?;
     if tx.is_autocommit() {
         return Err(MigrateError::EndedTransaction {
             version: m.version,
@@ -779,4 +907,95 @@ fn record(tx: &Connection, m: &Migration, elapsed: Duration) -> Result<()> {
 
 fn nanos(elapsed: Duration) -> i64 {
     i64::try_from(elapsed.as_nanos()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::migrate::checksum;
+
+    /// Every warning logged by this test binary.
+    struct Capture(Mutex<Vec<String>>);
+
+    impl log::Log for Capture {
+        fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+            metadata.level() <= log::Level::Warn
+        }
+        fn log(&self, record: &log::Record<'_>) {
+            if self.enabled(record.metadata()) {
+                self.0.lock().unwrap().push(record.args().to_string());
+            }
+        }
+        fn flush(&self) {}
+    }
+
+    static CAPTURE: Capture = Capture(Mutex::new(Vec::new()));
+
+    /// The warnings logged so far that mention `needle` (tests run in parallel: each looks only
+    /// at its own file names).
+    fn warnings_about(needle: &str) -> Vec<String> {
+        let _ = log::set_logger(&CAPTURE);
+        log::set_max_level(log::LevelFilter::Warn);
+        CAPTURE
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|w| w.contains(needle))
+            .cloned()
+            .collect()
+    }
+
+    #[test]
+    fn a_line_endings_difference_is_one_warning_per_file_per_open_that_says_so() {
+        let file = "1_line_endings_warned_once.sql";
+        warnings_about(file);
+        let sql = "CREATE TABLE t (x);\n";
+        let mut migrations = vec![Migration::new(1, "line endings warned once", sql)];
+        for v in 2..=6 {
+            migrations.push(Migration::new(v, "more", format!("CREATE TABLE t{v} (x);")));
+        }
+        let migrator = Migrator::new(migrations).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("warned.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(&format!("{CREATE_HISTORY}{sql}"))
+                .unwrap();
+            conn.execute(
+                "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+                 VALUES (1, 'line endings warned once', TRUE, ?1, 0)",
+                [checksum(sql.replace('\n', "\r\n").as_bytes()).to_vec()],
+            )
+            .unwrap();
+        }
+        let backups = tempfile::tempdir().unwrap();
+        let url = path.to_str().unwrap();
+        let (_conn, report) = crate::schema::OpenOptions::new()
+            .backup_before_migrate(backups.path())
+            .open_with_migrator(url, &migrator)
+            .unwrap();
+        assert_eq!(report.applied.len(), 5);
+        let warnings = warnings_about(file);
+        assert_eq!(warnings.len(), 1, "{warnings:#?}");
+        assert!(
+            warnings[0].contains("only in line endings"),
+            "{}",
+            warnings[0]
+        );
+        assert!(
+            warnings[0].contains("pipeline-store migrate repair --line-endings"),
+            "{}",
+            warnings[0]
+        );
+        assert!(!warnings[0].contains("modified"), "{}", warnings[0]);
+
+        // Opening again warns again, once.
+        crate::schema::OpenOptions::new()
+            .open_with_migrator(url, &migrator)
+            .unwrap();
+        assert_eq!(warnings_about(file).len(), 2);
+    }
 }

@@ -228,6 +228,22 @@ mod tests {
         assert_eq!(back, ids);
     }
 
+    #[test]
+    fn a_failed_savepoint_rollback_keeps_the_original_error() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("BEGIN").unwrap();
+        // The closure releases the savepoint itself, so `ROLLBACK TO` has nothing to go back to.
+        let error = write(&conn, |conn| -> Result<()> {
+            conn.execute_batch("RELEASE pipeline_store")?;
+            Err(Error::invalid("name", "the original problem"))
+        })
+        .unwrap_err();
+        assert!(
+            matches!(&error, Error::InvalidInput { field, reason } if field == "name" && reason == "the original problem"),
+            "{error}"
+        );
+    }
+
     /// Tables that grow with use: a full scan of one of them is a bug.
     const GROWING: [&str; 6] = [
         "pipelines",
