@@ -241,6 +241,192 @@ proptest! {
 
 }
 
+/// Operations on the stages and metrics of one pipeline.
+#[derive(Debug, Clone)]
+enum StageOp {
+    Add(Option<u32>),
+    Remove(usize),
+    SetOrder(usize, u32),
+    Reorder(Vec<usize>),
+    Rename(usize),
+    Metrics {
+        duration_nanos: u64,
+        start_nanos: u32,
+    },
+    Unchanged,
+}
+
+fn stage_op() -> impl Strategy<Value = StageOp> {
+    prop_oneof![
+        3 => prop::option::of(0_u32..8).prop_map(StageOp::Add),
+        1 => (0_usize..8).prop_map(StageOp::Remove),
+        3 => (0_usize..8, 0_u32..12).prop_map(|(i, o)| StageOp::SetOrder(i, o)),
+        1 => prop::collection::vec(0_usize..100, 0..8).prop_map(StageOp::Reorder),
+        1 => (0_usize..8).prop_map(StageOp::Rename),
+        2 => (0_u64..5_000_000, 0_u32..1_000_000_000)
+            .prop_map(|(duration_nanos, start_nanos)| StageOp::Metrics { duration_nanos, start_nanos }),
+        1 => Just(StageOp::Unchanged),
+    ]
+}
+
+/// Applies one operation to the database and to the model (stage names by order), and returns
+/// what a write returned, to be compared with `get`.
+fn apply_stage_op(
+    conn: &pipeline_store::rusqlite::Connection,
+    id: &PipelineId,
+    model: &mut Vec<(String, u32)>,
+    next_name: &mut u32,
+    op: &StageOp,
+) -> Option<pipeline_store::model::Pipeline> {
+    use pipeline_store::model::{ProcessingMetrics, Timestamp};
+    use pipeline_store::repo::stages;
+
+    let stored = pipelines::get(conn, id).expect("get").expect("exists");
+    let stage_at = |i: usize| stored.stages.get(i % stored.stages.len().max(1)).cloned();
+    let next = model.iter().map(|(_, o)| o + 1).max().unwrap_or(0);
+    match op {
+        StageOp::Add(position) => {
+            let name = format!("s{next_name}");
+            *next_name += 1;
+            let added = stages::add(
+                conn,
+                id,
+                &NewStage::new(name.clone(), StageType::Transform, "x"),
+                *position,
+            )
+            .expect("add");
+            let order = position.map_or(next, |p| p.min(next));
+            if order < next {
+                for (_, o) in model.iter_mut().filter(|(_, o)| *o >= order) {
+                    *o += 1;
+                }
+            }
+            model.push((name, order));
+            assert_eq!(added.order, order);
+            None
+        }
+        StageOp::Remove(i) => {
+            let stage = stage_at(*i)?;
+            stages::remove(conn, &stage.id).expect("remove");
+            model.retain(|(n, _)| *n != stage.name);
+            for (_, o) in model.iter_mut().filter(|(_, o)| *o > stage.order) {
+                *o -= 1;
+            }
+            None
+        }
+        StageOp::SetOrder(i, order) => {
+            let mut stage = stage_at(*i)?;
+            let taken = model.iter().any(|(n, o)| *o == *order && *n != stage.name);
+            stage.order = *order;
+            match stages::update(conn, &stage) {
+                Ok(_) => {
+                    assert!(!taken, "order {order} was taken");
+                    model
+                        .iter_mut()
+                        .find(|(n, _)| *n == stage.name)
+                        .expect("modelled")
+                        .1 = *order;
+                }
+                Err(Error::InvalidInput { field, .. }) => {
+                    assert!(taken, "refused {order}: {field}");
+                    assert_eq!(field, "order");
+                }
+                Err(other) => panic!("{other}"),
+            }
+            None
+        }
+        StageOp::Reorder(seed) => {
+            let mut ids: Vec<_> = stored.stages.iter().map(|s| s.id.clone()).collect();
+            for (i, r) in seed.iter().enumerate().take(ids.len()) {
+                let j = r % ids.len();
+                ids.swap(i, j);
+            }
+            stages::reorder(conn, id, &ids).expect("reorder");
+            for (order, stage_id) in (0_u32..).zip(&ids) {
+                let name = &stored
+                    .stages
+                    .iter()
+                    .find(|s| &s.id == stage_id)
+                    .expect("known")
+                    .name;
+                model
+                    .iter_mut()
+                    .find(|(n, _)| n == name)
+                    .expect("modelled")
+                    .1 = order;
+            }
+            None
+        }
+        StageOp::Rename(i) => {
+            let mut changed = stored.clone();
+            let index = *i % changed.stages.len().max(1);
+            let stage = changed.stages.get_mut(index)?;
+            stage.algorithm.push('!');
+            Some(pipelines::update(conn, &changed).expect("update"))
+        }
+        StageOp::Metrics {
+            duration_nanos,
+            start_nanos,
+        } => {
+            let mut changed = stored.clone();
+            let mut run = ProcessingMetrics::default();
+            run.processing_duration = Some(std::time::Duration::from_nanos(*duration_nanos));
+            run.start_time = Some(
+                Timestamp::parse(&format!("2025-06-01T12:00:00.{start_nanos:09}Z"))
+                    .expect("rfc3339"),
+            );
+            changed.metrics = Some(run);
+            Some(pipelines::update(conn, &changed).expect("update"))
+        }
+        StageOp::Unchanged => {
+            let same = pipelines::update(conn, &stored).expect("update");
+            assert_eq!(same, stored, "an unchanged update returns what is stored");
+            Some(same)
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    #[test]
+    fn stage_orders_and_returned_values_match_a_model(
+        initial in 0_usize..4,
+        ops in prop::collection::vec(stage_op(), 1..30),
+    ) {
+        use pipeline_store::model::Timestamp;
+
+        let conn = initialize_database(":memory:").expect("memory");
+        let mut run = pipeline_store::model::ProcessingMetrics::default();
+        run.processing_duration = Some(std::time::Duration::from_micros(1_500));
+        run.start_time = Some(Timestamp::parse("2025-01-01T00:00:00.123456789Z").expect("rfc3339"));
+        let new = (0..initial).fold(NewPipeline::new("staged").metrics(run), |p, i| {
+            p.stage(NewStage::new(format!("s{i}"), StageType::Checksum, "sha256"))
+        });
+        let created = pipelines::create(&conn, &new).expect("create");
+        prop_assert_eq!(&created, &pipelines::get(&conn, &created.id).expect("get").expect("exists"));
+        let mut model: Vec<(String, u32)> =
+            (0..initial).map(|i| (format!("s{i}"), u32::try_from(i).expect("small"))).collect();
+        let mut next_name = u32::try_from(initial).expect("small");
+        for op in &ops {
+            let returned = apply_stage_op(&conn, &created.id, &mut model, &mut next_name, op);
+            let loaded = pipelines::get(&conn, &created.id).expect("get").expect("exists");
+            if let Some(returned) = returned {
+                prop_assert_eq!(&returned, &loaded, "{:?}", op);
+            }
+            let mut expected = model.clone();
+            expected.sort_by_key(|(_, o)| *o);
+            let stored: Vec<(String, u32)> = loaded.stages.iter().map(|s| (s.name.clone(), s.order)).collect();
+            prop_assert_eq!(&stored, &expected, "{:?}", op);
+            let mut orders: Vec<u32> = stored.iter().map(|(_, o)| *o).collect();
+            orders.dedup();
+            prop_assert_eq!(orders.len(), stored.len(), "orders stay unique after {:?}", op);
+            // Whatever get returns, update accepts unchanged.
+            prop_assert_eq!(&pipelines::update(&conn, &loaded).expect("accepted"), &loaded);
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
