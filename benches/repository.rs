@@ -4,11 +4,14 @@
 //! * `create`: one aggregate (1 pipeline, 4 stages × 3 parameters, 2 configuration rows,
 //!   metrics) in its own transaction, ids and timestamps generated;
 //! * `get_by_name`: that aggregate read back by name into typed values;
-//! * `list_100`: a page of 100 summaries (id, name, archived, stage count, timestamps).
+//! * `list_100`: a page of 100 summaries (id, name, archived, stage count, timestamps);
+//! * `archived_page_50` / `active_page_50`: a page of 50 summaries of one status, on a second
+//!   database of 10,000 active and 100 archived pipelines (each status is read through an index
+//!   that holds only its rows, so the archived page costs what the active one does).
 //!
 //! `cargo bench --bench repository`; `scripts/bench-ratios` prints the medians and ratios.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -158,18 +161,32 @@ struct RawStage {
     parameters: BTreeMap<String, String>,
 }
 
-/// The metrics columns the raw version reads.
-type RawMetrics = (
-    i64,
-    i64,
-    i64,
-    i64,
-    Option<String>,
-    Option<String>,
-    Option<i64>,
-    f64,
-    Option<f64>,
-);
+/// Every column of `processing_metrics`, typed as the library types them.
+#[allow(dead_code)]
+struct RawMetrics {
+    bytes_processed: u64,
+    bytes_total: u64,
+    chunks_processed: u64,
+    chunks_total: u64,
+    start_time: Option<OffsetDateTime>,
+    end_time: Option<OffsetDateTime>,
+    processing_duration: Option<Duration>,
+    throughput_bytes_per_second: f64,
+    compression_ratio: Option<f64>,
+    error_count: u64,
+    warning_count: u64,
+    input_file_size_bytes: u64,
+    output_file_size_bytes: u64,
+    input_file_checksum: Option<String>,
+    output_file_checksum: Option<String>,
+}
+
+fn unsigned(
+    row: &pipeline_store::rusqlite::Row<'_>,
+    index: usize,
+) -> pipeline_store::rusqlite::Result<u64> {
+    Ok(u64::try_from(row.get::<_, i64>(index)?).unwrap())
+}
 
 #[allow(dead_code)]
 struct RawPipeline {
@@ -182,6 +199,41 @@ struct RawPipeline {
     configuration: BTreeMap<String, String>,
     metrics: Option<RawMetrics>,
     tags: Vec<String>,
+}
+
+/// The metrics of one pipeline, every column typed.
+fn raw_metrics(tx: &Connection, id: &str) -> Option<RawMetrics> {
+    tx
+        .prepare_cached(
+            "SELECT bytes_processed, bytes_total, chunks_processed, chunks_total, start_time_rfc3339, \
+             end_time_rfc3339, processing_duration_ms, throughput_bytes_per_second, compression_ratio, \
+             error_count, warning_count, input_file_size_bytes, output_file_size_bytes, \
+             input_file_checksum, output_file_checksum FROM processing_metrics WHERE pipeline_id = ?1",
+        )
+        .unwrap()
+        .query_row([id], |r| {
+            Ok(RawMetrics {
+                bytes_processed: unsigned(r, 0)?,
+                bytes_total: unsigned(r, 1)?,
+                chunks_processed: unsigned(r, 2)?,
+                chunks_total: unsigned(r, 3)?,
+                start_time: r.get::<_, Option<String>>(4)?.map(|t| parse_time(&t)),
+                end_time: r.get::<_, Option<String>>(5)?.map(|t| parse_time(&t)),
+                processing_duration: r
+                    .get::<_, Option<i64>>(6)?
+                    .map(|ms| Duration::from_millis(u64::try_from(ms).unwrap())),
+                throughput_bytes_per_second: r.get(7)?,
+                compression_ratio: r.get(8)?,
+                error_count: unsigned(r, 9)?,
+                warning_count: unsigned(r, 10)?,
+                input_file_size_bytes: unsigned(r, 11)?,
+                output_file_size_bytes: unsigned(r, 12)?,
+                input_file_checksum: r.get(13)?,
+                output_file_checksum: r.get(14)?,
+            })
+        })
+        .optional()
+        .unwrap()
 }
 
 fn raw_get_by_name(conn: &Connection, name: &str) -> RawPipeline {
@@ -230,15 +282,18 @@ fn raw_get_by_name(conn: &Connection, name: &str) -> RawPipeline {
         )
         .unwrap();
     let mut rows = statement.query([&id]).unwrap();
+    let mut parameters: HashMap<String, BTreeMap<String, String>> = HashMap::new();
     while let Some(row) = rows.next().unwrap() {
-        let stage: String = row.get(0).unwrap();
-        if let Some(s) = stages.iter_mut().find(|s| s.id == stage) {
-            s.parameters
-                .insert(row.get(1).unwrap(), row.get(2).unwrap());
-        }
+        parameters
+            .entry(row.get(0).unwrap())
+            .or_default()
+            .insert(row.get(1).unwrap(), row.get(2).unwrap());
     }
     drop(rows);
     drop(statement);
+    for stage in &mut stages {
+        stage.parameters = parameters.remove(&stage.id).unwrap_or_default();
+    }
     let configuration = tx
         .prepare_cached("SELECT key, value FROM pipeline_configuration WHERE pipeline_id = ?1")
         .unwrap()
@@ -246,18 +301,7 @@ fn raw_get_by_name(conn: &Connection, name: &str) -> RawPipeline {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    let metrics = tx
-        .prepare_cached(
-            "SELECT bytes_processed, bytes_total, chunks_processed, chunks_total, start_time_rfc3339, \
-             end_time_rfc3339, processing_duration_ms, throughput_bytes_per_second, compression_ratio \
-             FROM processing_metrics WHERE pipeline_id = ?1",
-        )
-        .unwrap()
-        .query_row([&id], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?))
-        })
-        .optional()
-        .unwrap();
+    let metrics = raw_metrics(&tx, &id);
     let tags = tx
         .prepare_cached("SELECT tag FROM pipeline_tags WHERE pipeline_id = ?1")
         .unwrap()
@@ -301,6 +345,75 @@ fn raw_list_100(conn: &Connection) -> Vec<RawSummary> {
     .unwrap()
     .collect::<Result<_, _>>()
     .unwrap()
+}
+
+/// A page of 50 summaries of one status, as the library's page statement reads it.
+fn raw_page_50(conn: &Connection, archived: bool) -> Vec<RawSummary> {
+    let sql = if archived {
+        "SELECT id, name, archived, created_at, updated_at, \
+         (SELECT count(*) FROM pipeline_stages WHERE pipeline_stages.pipeline_id = pipelines.id) \
+         FROM pipelines WHERE archived = true AND name > ?1 ORDER BY name LIMIT 50"
+    } else {
+        "SELECT id, name, archived, created_at, updated_at, \
+         (SELECT count(*) FROM pipeline_stages WHERE pipeline_stages.pipeline_id = pipelines.id) \
+         FROM pipelines WHERE archived = false AND name > ?1 ORDER BY name LIMIT 50"
+    };
+    conn.prepare_cached(sql)
+        .unwrap()
+        .query_map([""], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(5)?,
+                parse_time(&r.get::<_, String>(3)?),
+                parse_time(&r.get::<_, String>(4)?),
+            ))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// Pages of each status on a database of 10,000 active and 100 archived pipelines.
+fn pages_by_status(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = dir.path().join("statuses.db").display().to_string();
+    let conn = pipeline_store::initialize_database(&url).unwrap();
+    {
+        let tx = conn.unchecked_transaction().unwrap();
+        let now = now_text();
+        for i in 0..10_100 {
+            // Archived names sort among the active ones, as they would in use.
+            let archived = i % 101 == 100;
+            tx.prepare_cached(
+                "INSERT INTO pipelines (id, name, archived, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+            )
+            .unwrap()
+            .execute(params![uuid::Uuid::now_v7().to_string(), format!("p-{i:05}"), archived, now])
+            .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    assert_eq!(
+        pipelines::count(&conn, pipelines::Status::Archived).unwrap(),
+        100
+    );
+    for (group, archived) in [("archived_page_50", true), ("active_page_50", false)] {
+        let query = if archived {
+            ListQuery::archived().limit(50)
+        } else {
+            ListQuery::active().limit(50)
+        };
+        let mut group = c.benchmark_group(group);
+        group.bench_function("pipeline-store", |b| {
+            b.iter(|| black_box(pipelines::list(&conn, &query).unwrap()));
+        });
+        group.bench_function("raw", |b| {
+            b.iter(|| black_box(raw_page_50(&conn, archived)));
+        });
+        group.finish();
+    }
 }
 
 fn repository(c: &mut Criterion) {
@@ -353,6 +466,6 @@ criterion_group! {
         .sample_size(60)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4));
-    targets = repository
+    targets = repository, pages_by_status
 }
 criterion_main!(benches);
