@@ -34,6 +34,36 @@ pub enum Error {
         reason: String,
     },
 
+    /// The database file is damaged: SQLite found part of it malformed (a truncated file, a
+    /// flipped byte, a broken schema). Nothing was written to it.
+    #[error(
+        "{} is damaged ({detail}): run `pipeline-store check` (schema::check) to see what is \
+         wrong, and restore the database from a backup",
+        path.display()
+    )]
+    Corrupt {
+        /// The database file.
+        path: PathBuf,
+        /// SQLite's message.
+        detail: String,
+    },
+
+    /// SQLite needs to create a file beside the database, in a directory this process cannot
+    /// write (read-only media, a read-only mount, another user's directory).
+    #[error(
+        "cannot open {}: its directory {} is not writable; {reason}",
+        path.display(),
+        directory.display()
+    )]
+    DirectoryNotWritable {
+        /// The database file.
+        path: PathBuf,
+        /// Its directory.
+        directory: PathBuf,
+        /// What SQLite needed there, and what to do.
+        reason: String,
+    },
+
     /// The database file does not exist and the open was not allowed to create it.
     #[error("database file {} does not exist{hint}", path.display())]
     DatabaseNotFound {
@@ -390,6 +420,22 @@ pub enum MigrateError {
         version: i64,
         /// Its description as recorded in the history.
         description: String,
+    },
+
+    /// A `-- no-transaction` migration is being applied by another process right now (it holds
+    /// the migration lock), and did not finish within the wait.
+    #[error(
+        "migration {version} ({file}) is being applied by another process right now (it holds \
+         {}); wait for it to finish and try again, and do not repair its history row while it runs",
+        lock.display()
+    )]
+    InProgress {
+        /// The version.
+        version: i64,
+        /// Its file name, or its description when this build does not know it.
+        file: String,
+        /// The lock file the running process holds.
+        lock: PathBuf,
     },
 
     /// An applied migration's file was changed after it was applied.

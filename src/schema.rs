@@ -42,6 +42,8 @@ use rusqlite::{Connection, OpenFlags};
 use crate::error::{Error, Result};
 use crate::migrate::{Migration, MigrationReport, MigrationState, MigrationStatus, Migrator};
 
+mod media;
+
 /// The migrations of this crate's schema, embedded at build time from `migrations/*.sql`.
 ///
 /// ```
@@ -208,8 +210,9 @@ pub struct ForeignKeyViolation {
 ///
 /// # Errors
 ///
-/// [`Error::Sqlite`] when the checks cannot run (a database SQLite cannot read at all is
-/// [`Error::NotADatabase`] when opened).
+/// [`Error::Corrupt`] naming the file when the database is too damaged for the checks to run
+/// (damage they can read past is reported in [`CheckReport::integrity`]); [`Error::Sqlite`] when
+/// they cannot run for another reason.
 pub fn check(conn: &Connection) -> Result<CheckReport> {
     check_with(conn, migrator())
 }
@@ -220,6 +223,13 @@ pub fn check(conn: &Connection) -> Result<CheckReport> {
 ///
 /// As [`check`].
 pub fn check_with(conn: &Connection, migrator: &Migrator) -> Result<CheckReport> {
+    check_report(conn, migrator).map_err(|error| match conn.path() {
+        Some(path) if !path.is_empty() => not_a_database(error, Path::new(path)),
+        _ => error,
+    })
+}
+
+fn check_report(conn: &Connection, migrator: &Migrator) -> Result<CheckReport> {
     let mut report = CheckReport::default();
     let mut statement = conn.prepare("PRAGMA integrity_check")?;
     let mut rows = statement.query([])?;
@@ -457,18 +467,25 @@ impl OpenOptions {
             Location::File(path) => {
                 let create =
                     !read_only && self.create_if_missing && !matches!(target.mode, Some(Mode::Rw));
-                let conn = open_file(path, read_only, create)?;
-                self.configure(&conn).map_err(|e| not_a_database(e, path))?;
+                let conn = open_file(path, read_only, create)
+                    .map_err(|e| media::explain(e, path, !read_only))?;
+                let conn = if read_only {
+                    self.readable(conn, path)?
+                } else {
+                    self.configure(&conn)
+                        .map_err(|e| media::explain(not_a_database(e, path), path, true))?;
+                    conn
+                };
                 if !read_only
                     && !self
                         .journal_mode_is_set(&conn)
-                        .map_err(|e| not_a_database(e, path))?
+                        .map_err(|e| media::explain(not_a_database(e, path), path, true))?
                 {
                     // Validate the history before the first byte changes: a refused open leaves
                     // a rollback-journal file exactly as it was.
                     if self.migrate {
                         migrator
-                            .pending_quiet(&conn)
+                            .pending_quiet(&conn, self.busy_timeout)
                             .map_err(|e| not_a_database(e, path))?;
                     }
                     self.set_journal_mode(&conn, path)
@@ -481,7 +498,7 @@ impl OpenOptions {
             MigrationReport::default()
         } else if read_only {
             let pending = migrator
-                .pending(&conn)
+                .pending_waiting(&conn, self.busy_timeout)
                 .map_err(|e| match &target.location {
                     Location::File(path) => not_a_database(e, path),
                     Location::Memory => e,
@@ -499,12 +516,14 @@ impl OpenOptions {
             }
         } else {
             let backup = match (&self.backup_dir, &target.location) {
-                (Some(dir), Location::File(path)) => backup_if_pending(&conn, migrator, path, dir)
-                    .map_err(|e| not_a_database(e, path))?,
+                (Some(dir), Location::File(path)) => {
+                    { backup_if_pending(&conn, migrator, path, dir, self.busy_timeout) }
+                        .map_err(|e| not_a_database(e, path))?
+                }
                 _ => None,
             };
             migrator
-                .run(&mut conn)
+                .run_waiting(&mut conn, self.busy_timeout)
                 .map_err(|e| match &target.location {
                     Location::File(path) => not_a_database(e, path),
                     Location::Memory => e,
@@ -512,6 +531,35 @@ impl OpenOptions {
                 .with_backup(backup)
         };
         Ok((conn, report))
+    }
+
+    /// `conn`, opened read-only, configured once SQLite has read from it; in a directory this
+    /// process cannot write, the file opened as immutable when that is safe (see the `media`
+    /// module).
+    fn readable(&self, conn: Connection, path: &Path) -> Result<Connection> {
+        let probe = |conn: &Connection| -> Result<()> {
+            self.configure(conn)
+                .and_then(|()| {
+                    conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
+                        .map_err(Error::from)
+                })
+                .map_err(|e| not_a_database(e, path))
+        };
+        match probe(&conn) {
+            Ok(()) => Ok(conn),
+            Err(error) if media::is_refused_file(&error) && media::may_open_immutable(path) => {
+                drop(conn);
+                debug!(
+                    "{}: its directory is not writable and it has no write-ahead log to read; \
+                     reading it as immutable",
+                    path.display()
+                );
+                let conn = media::open_immutable(path)?;
+                probe(&conn)?;
+                Ok(conn)
+            }
+            Err(error) => Err(media::explain(error, path, false)),
+        }
     }
 
     /// Pragmas for every connection but the journal mode.
@@ -570,8 +618,9 @@ fn backup_if_pending(
     migrator: &Migrator,
     path: &Path,
     dir: &Path,
+    wait: Duration,
 ) -> Result<Option<PathBuf>> {
-    let pending = migrator.pending_quiet(conn)?;
+    let pending = migrator.pending_quiet(conn, wait)?;
     let (Some(first), Some(last)) = (pending.first(), pending.last()) else {
         return Ok(None);
     };
@@ -639,37 +688,44 @@ pub fn backup(conn: &Connection, target: impl AsRef<Path>) -> Result<()> {
         });
     }
     check_parent(target)?;
+    let directory = target
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or_else(|| Path::new("."));
+    remove_stale_partials(directory);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
     let partial = target.with_file_name(format!(
-        ".{}.{}-{nanos}.partial",
+        ".{}.{}-{nanos}{PARTIAL_SUFFIX}",
         target
             .file_name()
             .map_or_else(|| "backup".into(), |n| n.to_string_lossy()),
         std::process::id()
     ));
-    let remove_partial = || {
-        for suffix in ["", "-journal", "-wal", "-shm"] {
-            let mut name = partial.clone().into_os_string();
-            name.push(suffix);
-            let _ = std::fs::remove_file(PathBuf::from(name));
-        }
+    let io_error = |operation, source| Error::Io {
+        operation,
+        path: partial.clone(),
+        source,
     };
+    // Held until the copy is named: another backup into this directory sees that this partial
+    // file belongs to a live process. The operating system releases it if this one dies.
+    let owner = std::fs::File::create_new(&partial)
+        .map_err(|source| io_error("creating the backup", source))?;
+    if let Err(source) = owner.lock() {
+        remove_partial(&partial);
+        return Err(io_error("locking the backup", source));
+    }
     let copied = copy_into(conn, &partial).map_err(|source| Error::Backup {
         path: target.to_path_buf(),
         source,
     });
     if let Err(error) = copied.and_then(|()| {
-        std::fs::File::open(&partial)
-            .and_then(|f| f.sync_all())
-            .map_err(|source| Error::Io {
-                operation: "syncing the backup",
-                path: partial.clone(),
-                source,
-            })
+        owner
+            .sync_all()
+            .map_err(|source| io_error("syncing the backup", source))
     }) {
-        remove_partial();
+        remove_partial(&partial);
         return Err(error);
     }
     // A hard link names the file atomically and never replaces an existing one.
@@ -689,17 +745,80 @@ pub fn backup(conn: &Connection, target: impl AsRef<Path>) -> Result<()> {
             path: target.to_path_buf(),
         }),
     };
-    remove_partial();
+    remove_partial(&partial);
+    drop(owner);
     published?;
-    if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
-        // Make the new name durable; not every platform can open a directory, hence best effort.
-        if let Ok(dir) = std::fs::File::open(dir) {
-            let _ = dir.sync_all();
-        }
+    // Make the new name durable; not every platform can open a directory, hence best effort.
+    if let Ok(dir) = std::fs::File::open(directory) {
+        let _ = dir.sync_all();
     }
     Ok(())
 }
 
+/// How long a backup waits for a rollback-journal writer to let it read.
+const BACKUP_LOCK_WAIT: Duration = Duration::from_secs(30);
+
+/// How the temporary file of a backup in progress ends: `.{target}.{pid}-{nanos}.partial`.
+const PARTIAL_SUFFIX: &str = ".partial";
+
+/// Removes a partial backup file and the journal files SQLite may have left beside it.
+fn remove_partial(partial: &Path) {
+    for suffix in ["", "-journal", "-wal", "-shm"] {
+        let mut name = partial.as_os_str().to_owned();
+        name.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(name));
+    }
+}
+
+/// Whether `name` is a backup's temporary file: `.{target}.{pid}-{nanos}.partial`.
+fn is_partial_name(name: &str) -> bool {
+    let Some(stem) = name
+        .strip_prefix('.')
+        .and_then(|n| n.strip_suffix(PARTIAL_SUFFIX))
+    else {
+        return false;
+    };
+    let Some((target, tag)) = stem.rsplit_once('.') else {
+        return false;
+    };
+    let Some((pid, nanos)) = tag.split_once('-') else {
+        return false;
+    };
+    !target.is_empty()
+        && !pid.is_empty()
+        && !nanos.is_empty()
+        && pid.bytes().chain(nanos.bytes()).all(|b| b.is_ascii_digit())
+}
+
+/// Removes the partial files of backups whose process is gone (killed midway): a live backup
+/// holds a lock on its partial file, which the operating system releases when it dies.
+fn remove_stale_partials(directory: &Path) {
+    let Ok(entries) = std::fs::read_dir(directory) else {
+        return;
+    };
+    for entry in entries.filter_map(std::result::Result::ok) {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if !is_partial_name(name) {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(file) = std::fs::File::open(&path) else {
+            continue;
+        };
+        if file.try_lock().is_ok() {
+            debug!(
+                "removing {}, left by a backup that did not finish",
+                path.display()
+            );
+            remove_partial(&path);
+        }
+    }
+}
+
+/// Copies every page in one step, so the copy is one consistent snapshot read in one read
+/// transaction: writers go on meanwhile (WAL) and never make it start over, as they would
+/// between the steps of an incremental copy.
 fn copy_into(conn: &Connection, partial: &Path) -> rusqlite::Result<()> {
     let mut copy = Connection::open_with_flags(
         partial,
@@ -708,22 +827,43 @@ fn copy_into(conn: &Connection, partial: &Path) -> rusqlite::Result<()> {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     {
+        use rusqlite::backup::StepResult;
         let backup = rusqlite::backup::Backup::new(conn, &mut copy)?;
-        backup.run_to_completion(1024, Duration::ZERO, None)?;
+        // A source locked by a writer in rollback-journal mode answers busy; WAL never does.
+        let deadline = Instant::now() + BACKUP_LOCK_WAIT;
+        loop {
+            match backup.step(-1)? {
+                StepResult::Done => break,
+                StepResult::Busy | StepResult::Locked if Instant::now() >= deadline => {
+                    return Err(rusqlite::Error::SqliteFailure(
+                        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+                        Some(
+                            "the database stayed locked while the backup waited to read it".into(),
+                        ),
+                    ));
+                }
+                _ => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
     }
     copy.pragma_update(None, "journal_mode", "delete")?;
     copy.close().map_err(|(_, e)| e)
 }
 
-/// Turns SQLite's "file is not a database" into [`Error::NotADatabase`] naming the path.
+/// Turns SQLite's "file is not a database" into [`Error::NotADatabase`] and "database disk
+/// image is malformed" into [`Error::Corrupt`], both naming the path.
 fn not_a_database(error: Error, path: &Path) -> Error {
-    match error
-        .sqlite_error()
-        .and_then(rusqlite::Error::sqlite_error_code)
-    {
+    let Some(sqlite) = error.sqlite_error() else {
+        return error;
+    };
+    match sqlite.sqlite_error_code() {
         Some(rusqlite::ErrorCode::NotADatabase) => Error::NotADatabase {
             path: path.to_path_buf(),
             reason: "SQLite rejected its contents".to_owned(),
+        },
+        Some(rusqlite::ErrorCode::DatabaseCorrupt) => Error::Corrupt {
+            path: path.to_path_buf(),
+            detail: crate::error::sqlite_message(sqlite),
         },
         _ => error,
     }

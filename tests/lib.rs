@@ -10,6 +10,7 @@ mod common;
 mod errors;
 mod legacy;
 mod list_modes;
+mod load;
 mod migration_features;
 mod migrations;
 mod opening;

@@ -18,12 +18,12 @@ use pipeline_store::{Error, initialize_database};
 
 use crate::common::{TempDb, TestResult, raw, snapshot};
 
-const ROLE: &str = "PIPELINE_STORE_TEST_CHILD";
-const DB: &str = "PIPELINE_STORE_TEST_DB";
-const KILL_AT: &str = "PIPELINE_STORE_TEST_KILL_AT";
-const ARG: &str = "PIPELINE_STORE_TEST_ARG";
+pub(crate) const ROLE: &str = "PIPELINE_STORE_TEST_CHILD";
+pub(crate) const DB: &str = "PIPELINE_STORE_TEST_DB";
+pub(crate) const KILL_AT: &str = "PIPELINE_STORE_TEST_KILL_AT";
+pub(crate) const ARG: &str = "PIPELINE_STORE_TEST_ARG";
 /// No child may run longer than this.
-const CHILD_LIMIT: Duration = Duration::from_secs(60);
+pub(crate) const CHILD_LIMIT: Duration = Duration::from_secs(60);
 
 /// Two extra migrations; the second reports checkpoints while it runs.
 fn crash_migrator() -> Migrator {
@@ -50,7 +50,7 @@ fn crash_migrator() -> Migrator {
 
 /// Registers `test_checkpoint(name)`: prints `checkpoint <name>`, then blocks forever when
 /// `name` is where the parent will kill this process.
-fn register_checkpoints(conn: &Connection, kill_at: Option<String>) -> TestResult {
+pub(crate) fn register_checkpoints(conn: &Connection, kill_at: Option<String>) -> TestResult {
     conn.create_scalar_function(
         "test_checkpoint",
         1,
@@ -149,7 +149,7 @@ fn child_process() -> TestResult {
             initialize_database(&url)?;
             println!("initialized");
         }
-        other => return Err(format!("unknown child role {other}").into()),
+        other => return crate::load::child_role(other, &url),
     }
     Ok(())
 }
@@ -188,7 +188,7 @@ fn concurrent_worker(url: &str, process: usize, thread: usize) -> Result<usize, 
 }
 
 /// Starts a child in `role`; its stdout is piped.
-fn spawn(role: &str, url: &str, extra: &[(&str, &str)]) -> TestResult<Child> {
+pub(crate) fn spawn(role: &str, url: &str, extra: &[(&str, &str)]) -> TestResult<Child> {
     let mut command = Command::new(std::env::current_exe()?);
     command
         .args([
@@ -211,13 +211,16 @@ fn spawn(role: &str, url: &str, extra: &[(&str, &str)]) -> TestResult<Child> {
 
 /// What the child printed on a line: the test harness may have started the line with
 /// `test reliability::child_process ... `.
-fn said(line: &str) -> &str {
+pub(crate) fn said(line: &str) -> &str {
     line.rsplit_once(" ... ").map_or(line, |(_, text)| text)
 }
 
 /// Reads the child's stdout until a line satisfies `until` (returned), or the child ends.
 /// Lines are passed through [`said`].
-fn read_until(child: &mut Child, mut until: impl FnMut(&str) -> bool) -> TestResult<Vec<String>> {
+pub(crate) fn read_until(
+    child: &mut Child,
+    mut until: impl FnMut(&str) -> bool,
+) -> TestResult<Vec<String>> {
     let stdout = child.stdout.take().ok_or("piped stdout")?;
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -245,7 +248,7 @@ fn read_until(child: &mut Child, mut until: impl FnMut(&str) -> bool) -> TestRes
     Err(format!("the child never got there; its output: {lines:?}; its errors: {stderr}").into())
 }
 
-fn wait_bounded(child: &mut Child) -> TestResult<std::process::ExitStatus> {
+pub(crate) fn wait_bounded(child: &mut Child) -> TestResult<std::process::ExitStatus> {
     let deadline = Instant::now() + CHILD_LIMIT;
     loop {
         if let Some(status) = child.try_wait()? {

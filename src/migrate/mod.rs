@@ -24,6 +24,7 @@
 //!   the same time never apply a migration twice, and none of them fails for it.
 //! * A migration that fails is rolled back completely and leaves no history row.
 
+mod lock;
 mod maintenance;
 mod parse;
 mod runner;

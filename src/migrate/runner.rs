@@ -7,12 +7,12 @@ use std::time::{Duration, Instant};
 use log::{debug, info, warn};
 use rusqlite::{Connection, TransactionBehavior, params};
 
-use super::parse;
 use super::{
     AppliedStep, CREATE_HISTORY, FORGET_HISTORY, INSERT_HISTORY, Migration, MigrationReport,
     MigrationState, MigrationStatus, PendingMigration, Recorded, Script, read_history,
     read_recorded, recorded_description, to_hex,
 };
+use super::{lock, parse};
 use crate::error::{MigrateError, Result};
 
 const CLAIM: &str = "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
@@ -22,6 +22,10 @@ const FINISH: &str =
 const MARK_REVERTING: &str =
     "UPDATE _sqlx_migrations SET success = FALSE WHERE version = ?1 AND success = TRUE";
 const IS_RECORDED: &str = "SELECT 1 FROM _sqlx_migrations WHERE version = ?1";
+
+/// How long a run waits for a `-- no-transaction` migration another process is applying, when
+/// no busy timeout says otherwise (the default busy timeout of [`crate::schema::OpenOptions`]).
+const DEFAULT_WAIT: Duration = Duration::from_secs(5);
 
 /// What to do when validation finds a problem of one kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -310,21 +314,29 @@ impl Migrator {
     /// [`MigrateError::Modified`], [`MigrateError::OutOfOrder`] (as the policies decide); or
     /// [`Error::Sqlite`](crate::Error::Sqlite) when the history cannot be read.
     pub fn pending(&self, conn: &Connection) -> Result<Vec<PendingMigration>> {
-        let recorded = read_recorded(conn)?.unwrap_or_default();
-        let (pending, warnings) =
-            self.plan_with_warnings(&recorded, |v| recorded_description(conn, v))?;
+        self.pending_waiting(conn, DEFAULT_WAIT)
+    }
+
+    /// [`pending`](Self::pending), waiting up to `wait` for a migration another process is
+    /// applying.
+    pub(crate) fn pending_waiting(
+        &self,
+        conn: &Connection,
+        wait: Duration,
+    ) -> Result<Vec<PendingMigration>> {
+        let (pending, warnings, _) = self.plan_settled(conn, wait)?;
         log_warnings(&warnings);
         Ok(pending.into_iter().map(PendingMigration::from).collect())
     }
 
     /// [`pending`](Self::pending) without logging: for a check made before a run that logs.
-    pub(crate) fn pending_quiet(&self, conn: &Connection) -> Result<Vec<PendingMigration>> {
-        let recorded = read_recorded(conn)?.unwrap_or_default();
-        Ok(self
-            .plan(&recorded, |v| recorded_description(conn, v))?
-            .into_iter()
-            .map(PendingMigration::from)
-            .collect())
+    pub(crate) fn pending_quiet(
+        &self,
+        conn: &Connection,
+        wait: Duration,
+    ) -> Result<Vec<PendingMigration>> {
+        let (pending, _, _) = self.plan_settled(conn, wait)?;
+        Ok(pending.into_iter().map(PendingMigration::from).collect())
     }
 
     /// Applies every pending migration, each with its history row in one `BEGIN IMMEDIATE`
@@ -352,7 +364,7 @@ impl Migrator {
     /// * [`Error::Busy`](crate::Error::Busy) when another connection holds the write lock past
     ///   the busy timeout.
     pub fn run(&self, conn: &mut Connection) -> Result<MigrationReport> {
-        self.run_up(conn, None)
+        self.run_up(conn, None, DEFAULT_WAIT)
     }
 
     /// Applies pending migrations up to and including `version`.
@@ -365,24 +377,61 @@ impl Migrator {
         if self.find(version).is_none() {
             return Err(MigrateError::UnknownVersion { version }.into());
         }
-        self.run_up(conn, Some(version))
+        self.run_up(conn, Some(version), DEFAULT_WAIT)
     }
 
-    fn run_up(&self, conn: &mut Connection, target: Option<i64>) -> Result<MigrationReport> {
+    /// [`run`](Self::run), waiting up to `wait` for a `-- no-transaction` migration that
+    /// another process is applying.
+    pub(crate) fn run_waiting(
+        &self,
+        conn: &mut Connection,
+        wait: Duration,
+    ) -> Result<MigrationReport> {
+        self.run_up(conn, None, wait)
+    }
+
+    /// Reads the history and plans, waiting up to `wait` for a `-- no-transaction` migration
+    /// that another process is applying: only a dirty row whose process is gone is
+    /// [`MigrateError::Dirty`].
+    fn plan_settled(
+        &self,
+        conn: &Connection,
+        wait: Duration,
+    ) -> Result<(Vec<&Migration>, Vec<String>, usize)> {
+        let deadline = Instant::now() + wait;
+        loop {
+            let recorded = read_recorded(conn)?.unwrap_or_default();
+            match self.plan_with_warnings(&recorded, |v| recorded_description(conn, v)) {
+                Ok((pending, warnings)) => return Ok((pending, warnings, recorded.len())),
+                Err(MigrateError::Dirty { version, file }) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    match lock::explain_dirty(conn, left, version, &file)? {
+                        lock::Dirty::Finished => {}
+                        lock::Dirty::Abandoned => {
+                            return Err(MigrateError::Dirty { version, file }.into());
+                        }
+                    }
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+    }
+
+    fn run_up(
+        &self,
+        conn: &mut Connection,
+        target: Option<i64>,
+        wait: Duration,
+    ) -> Result<MigrationReport> {
         if !conn.is_autocommit() {
             return Err(MigrateError::InTransaction.into());
         }
         let up_to = |pending| up_to(pending, target);
-        let recorded = read_recorded(conn)?.unwrap_or_default();
-        let (pending, warnings) =
-            self.plan_with_warnings(&recorded, |v| recorded_description(conn, v))?;
+        let (pending, warnings, applied) = self.plan_settled(conn, wait)?;
         log_warnings(&warnings);
         let pending = up_to(pending);
         if pending.is_empty() {
-            debug!(
-                "schema is up to date ({} migrations applied)",
-                recorded.len()
-            );
+            debug!("schema is up to date ({applied} migrations applied)");
             return Ok(MigrationReport::default());
         }
         if self.grouped {
@@ -393,7 +442,7 @@ impl Migrator {
         while let Some(expected) = next {
             let script = expected.up_script();
             let outcome = if script.no_transaction {
-                up_outside_transaction(conn, expected)?
+                up_outside_transaction(conn, expected, wait)?
             } else {
                 with_foreign_keys_off(conn, script.foreign_keys_off, |conn| {
                     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -404,7 +453,13 @@ impl Migrator {
                         tx.execute_batch(CREATE_HISTORY)?;
                         Vec::new()
                     };
-                    let pending = up_to(self.plan(&recorded, |v| recorded_description(&tx, v))?);
+                    let pending = match self.plan(&recorded, |v| recorded_description(&tx, v)) {
+                        Ok(pending) => up_to(pending),
+                        // Another process started a `-- no-transaction` migration meanwhile:
+                        // plan again outside the transaction, waiting for it.
+                        Err(MigrateError::Dirty { .. }) => return Ok(None),
+                        Err(other) => return Err(other.into()),
+                    };
                     match pending.first() {
                         Some(&m) if m.version == expected.version => {
                             let elapsed = run_script(&tx, m, script)?;
@@ -436,10 +491,7 @@ impl Migrator {
                     break;
                 }
             }
-            let recorded = read_recorded(conn)?.unwrap_or_default();
-            next = up_to(self.plan(&recorded, |v| recorded_description(conn, v))?)
-                .first()
-                .copied();
+            next = up_to(self.plan_settled(conn, wait)?.0).first().copied();
         }
         Ok(report)
     }
@@ -547,6 +599,7 @@ impl Migrator {
         for m in to_revert {
             let script = m.down_script().expect("checked above");
             let elapsed = if script.no_transaction {
+                let _running = lock::acquire(conn, DEFAULT_WAIT, m.version, script.file)?;
                 let marked = conn.prepare_cached(MARK_REVERTING)?.execute([m.version])?;
                 if marked == 0 {
                     continue;
@@ -691,8 +744,15 @@ fn log_warnings(warnings: &[String]) {
 }
 
 /// Runs a `-- no-transaction` migration: claims it with a `success = 0` row, runs it in
-/// autocommit mode, then marks it done. `None` when another process claimed it first.
-fn up_outside_transaction(conn: &mut Connection, m: &Migration) -> Result<Option<Duration>> {
+/// autocommit mode, then marks it done, holding the migration lock throughout so that other
+/// processes wait instead of taking the row for a crash. `None` when another process applied
+/// it first.
+fn up_outside_transaction(
+    conn: &mut Connection,
+    m: &Migration,
+    wait: Duration,
+) -> Result<Option<Duration>> {
+    let _running = lock::acquire(conn, wait, m.version, &m.file)?;
     conn.execute_batch(CREATE_HISTORY)?;
     let claimed = conn.prepare_cached(CLAIM)?.execute(params![
         m.version,
