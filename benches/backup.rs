@@ -1,8 +1,8 @@
-//! Backing up a 26 MiB database: `schema::backup` (one-step online backup into a synced
+//! Backing up a 27 MB database: `schema::backup` (one-step online backup into a synced
 //! temporary file, then named) against hand-written rusqlite doing the same one-step copy into a
 //! plain file, and against `VACUUM INTO`, the other way to copy one consistent snapshot.
 //!
-//! `cargo bench --bench backup`; `scripts/bench-ratios backup_26mib` prints the ratio.
+//! `cargo bench --bench backup`; `scripts/bench-ratios backup_27mb` prints the ratio.
 
 use std::hint::black_box;
 use std::path::Path;
@@ -14,8 +14,8 @@ use pipeline_store::model::NewPipeline;
 use pipeline_store::repo::pipelines;
 use pipeline_store::rusqlite::{Connection, OpenFlags, backup::Backup};
 
-/// 500 pipelines with a 26 KiB configuration value each (stored twice: in the table and in
-/// the (key, value) lookup index): about 26 MiB.
+/// 500 pipelines with a 26,624-byte configuration value each (stored twice: in the table and in
+/// the (key, value) lookup index): about 27 MB.
 fn database(path: &Path) -> Connection {
     let conn = pipeline_store::initialize_database(path.to_str().unwrap()).unwrap();
     let payload = "p".repeat(26 << 10);
@@ -53,10 +53,10 @@ fn backup(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let conn = database(&dir.path().join("source.db"));
     let size = std::fs::metadata(dir.path().join("source.db")).unwrap().len();
-    eprintln!("source: {:.1} MiB", size as f64 / f64::from(1 << 20));
+    eprintln!("source: {size} bytes");
     let counter = AtomicUsize::new(0);
     let fresh = || dir.path().join(format!("copy-{}.db", counter.fetch_add(1, Ordering::Relaxed)));
-    let mut group = c.benchmark_group("backup_26mib");
+    let mut group = c.benchmark_group("backup_27mb");
     group.bench_function("pipeline-store", |b| {
         b.iter_with_large_drop(|| {
             let target = fresh();
