@@ -52,10 +52,17 @@ fn vacuum_into(conn: &Connection, target: &Path) {
 fn backup(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let conn = database(&dir.path().join("source.db"));
-    let size = std::fs::metadata(dir.path().join("source.db")).unwrap().len();
+    let size = std::fs::metadata(dir.path().join("source.db"))
+        .unwrap()
+        .len();
     eprintln!("source: {size} bytes");
     let counter = AtomicUsize::new(0);
-    let fresh = || dir.path().join(format!("copy-{}.db", counter.fetch_add(1, Ordering::Relaxed)));
+    let fresh = || {
+        dir.path().join(format!(
+            "copy-{}.db",
+            counter.fetch_add(1, Ordering::Relaxed)
+        ))
+    };
     let mut group = c.benchmark_group("backup_27mb");
     group.bench_function("pipeline-store", |b| {
         b.iter_with_large_drop(|| {

@@ -1,0 +1,125 @@
+//! `check`: integrity, foreign keys and the migration history of a database, as data.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use super::file::not_a_database;
+use super::migrator;
+use crate::error::Result;
+use crate::migrate::{MigrationState, MigrationStatus, Migrator};
+
+/// What [`check`] found. Empty lists mean healthy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CheckReport {
+    /// Problems reported by `PRAGMA integrity_check` (empty when it says `ok`).
+    pub integrity: Vec<String>,
+    /// Rows whose foreign key points at no parent (`PRAGMA foreign_key_check`).
+    pub foreign_keys: Vec<ForeignKeyViolation>,
+    /// Versions whose state is a problem: modified, missing or dirty.
+    pub migrations: Vec<MigrationStatus>,
+    /// Pending versions older than the newest applied one: the runner would refuse them.
+    pub out_of_order: Vec<MigrationStatus>,
+    /// Versions not applied yet (not a problem: the next writable open applies them).
+    pub pending: Vec<MigrationStatus>,
+    /// Applied versions whose file differs only in line endings or a BOM (not a problem;
+    /// `Migrator::repair` can record the file's checksum).
+    pub line_endings: Vec<MigrationStatus>,
+}
+
+impl CheckReport {
+    /// `true` when nothing is wrong (pending migrations are not wrong).
+    #[must_use]
+    pub fn is_ok(&self) -> bool {
+        self.integrity.is_empty()
+            && self.foreign_keys.is_empty()
+            && self.migrations.is_empty()
+            && self.out_of_order.is_empty()
+    }
+}
+
+/// A row whose foreign key has no parent, from `PRAGMA foreign_key_check`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ForeignKeyViolation {
+    /// The child table.
+    pub table: String,
+    /// The child row's rowid, when the table has one.
+    pub rowid: Option<i64>,
+    /// The parent table it points at.
+    pub parent: String,
+}
+
+/// Checks a database: `PRAGMA integrity_check`, `PRAGMA foreign_key_check` and the migration
+/// history against this crate's migrations. Reads only.
+///
+/// ```
+/// let conn = pipeline_store::initialize_database(":memory:")?;
+/// assert!(pipeline_store::schema::check(&conn)?.is_ok());
+/// # Ok::<(), pipeline_store::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// [`Error::Corrupt`] naming the file when the database is too damaged for the checks to run
+/// (damage they can read past is reported in [`CheckReport::integrity`]); [`Error::Sqlite`] when
+/// they cannot run for another reason.
+pub fn check(conn: &Connection) -> Result<CheckReport> {
+    check_with(conn, migrator())
+}
+
+/// [`check`] against another set of migrations.
+///
+/// # Errors
+///
+/// As [`check`].
+pub fn check_with(conn: &Connection, migrator: &Migrator) -> Result<CheckReport> {
+    check_report(conn, migrator).map_err(|error| match conn.path() {
+        Some(path) if !path.is_empty() => not_a_database(error, Path::new(path)),
+        _ => error,
+    })
+}
+
+fn check_report(conn: &Connection, migrator: &Migrator) -> Result<CheckReport> {
+    let mut report = CheckReport::default();
+    let mut statement = conn.prepare("PRAGMA integrity_check")?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let line: String = row.get(0)?;
+        if line != "ok" {
+            report.integrity.push(line);
+        }
+    }
+    drop(rows);
+    let mut statement = conn.prepare("PRAGMA foreign_key_check")?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        report.foreign_keys.push(ForeignKeyViolation {
+            table: row.get(0)?,
+            rowid: row.get(1)?,
+            parent: row.get(2)?,
+        });
+    }
+    drop(rows);
+    let status = migrator.status(conn)?;
+    let latest_applied = status
+        .iter()
+        .filter(|row| row.applied.is_some())
+        .map(|row| row.version)
+        .max();
+    for row in status {
+        match row.state {
+            MigrationState::Applied => {}
+            MigrationState::Pending
+                if latest_applied.is_some_and(|latest| latest > row.version) =>
+            {
+                report.out_of_order.push(row);
+            }
+            MigrationState::Pending => report.pending.push(row),
+            MigrationState::LineEndings => report.line_endings.push(row),
+            _ => report.migrations.push(row),
+        }
+    }
+    Ok(report)
+}

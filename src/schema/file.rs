@@ -1,0 +1,124 @@
+//! The database file before SQLite opens it: what is there (nothing, a SQLite database, or
+//! something else that must be left alone), its directory, and SQLite's verdicts on it turned
+//! into errors that name it.
+
+use std::io::Read as _;
+use std::path::Path;
+
+use log::debug;
+use rusqlite::{Connection, OpenFlags};
+
+use crate::error::{Error, Result};
+
+/// Turns SQLite's "file is not a database" into [`Error::NotADatabase`] and "database disk
+/// image is malformed" into [`Error::Corrupt`], both naming the path.
+pub(super) fn not_a_database(error: Error, path: &Path) -> Error {
+    let Some(sqlite) = error.sqlite_error() else {
+        return error;
+    };
+    match sqlite.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::NotADatabase) => Error::NotADatabase {
+            path: path.to_path_buf(),
+            reason: "SQLite rejected its contents".to_owned(),
+        },
+        Some(rusqlite::ErrorCode::DatabaseCorrupt) => Error::Corrupt {
+            path: path.to_path_buf(),
+            detail: crate::error::sqlite_message(sqlite),
+        },
+        _ => error,
+    }
+}
+
+pub(super) fn open_file(path: &Path, read_only: bool, create: bool) -> Result<Connection> {
+    match inspect_file(path)? {
+        FileState::Database => {}
+        FileState::Missing if create => check_parent(path)?,
+        FileState::Missing => {
+            return Err(Error::DatabaseNotFound {
+                path: path.to_path_buf(),
+                hint: if read_only {
+                    ""
+                } else {
+                    "; use mode=rwc or OpenOptions::create_if_missing(true) to create it"
+                },
+            });
+        }
+    }
+    let mut flags = OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    if read_only {
+        flags |= OpenFlags::SQLITE_OPEN_READ_ONLY;
+    } else {
+        flags |= OpenFlags::SQLITE_OPEN_READ_WRITE;
+        if create {
+            flags |= OpenFlags::SQLITE_OPEN_CREATE;
+        }
+    }
+    debug!("opening {} ({flags:?})", path.display());
+    Connection::open_with_flags(path, flags).map_err(|source| Error::Open {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum FileState {
+    Missing,
+    Database,
+}
+
+/// What is at `path`: nothing, or a SQLite database (an empty file counts); anything else is
+/// [`Error::NotADatabase`]. Only reads the first 16 bytes.
+pub(super) fn inspect_file(path: &Path) -> Result<FileState> {
+    const HEADER: &[u8; 16] = b"SQLite format 3\0";
+    let io_error = |source| Error::Io {
+        operation: "reading",
+        path: path.to_path_buf(),
+        source,
+    };
+    let metadata = match std::fs::metadata(path) {
+        Ok(metadata) => metadata,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(FileState::Missing),
+        Err(e) => return Err(io_error(e)),
+    };
+    let refuse = |reason: &str| Error::NotADatabase {
+        path: path.to_path_buf(),
+        reason: reason.to_owned(),
+    };
+    if metadata.is_dir() {
+        return Err(refuse("it is a directory"));
+    }
+    if !metadata.is_file() {
+        return Err(refuse("it is not a regular file"));
+    }
+    if metadata.len() == 0 {
+        return Ok(FileState::Database);
+    }
+    let mut header = [0_u8; 16];
+    let mut file = std::fs::File::open(path).map_err(io_error)?;
+    let mut filled = 0;
+    while filled < header.len() {
+        match file.read(&mut header[filled..]).map_err(io_error)? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    if filled < header.len() || &header != HEADER {
+        return Err(refuse("it does not start with the SQLite file header"));
+    }
+    Ok(FileState::Database)
+}
+
+pub(super) fn check_parent(path: &Path) -> Result<()> {
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => return Ok(()),
+    };
+    if directory.is_dir() {
+        Ok(())
+    } else {
+        Err(Error::DirectoryNotFound {
+            path: path.to_path_buf(),
+            directory: directory.to_path_buf(),
+        })
+    }
+}

@@ -1,0 +1,378 @@
+//! `OpenOptions`: how a database is opened, the pragmas every connection gets, and the order
+//! in which an open validates, switches the journal mode and migrates.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use log::{debug, warn};
+use rusqlite::Connection;
+
+use super::backup::backup_if_pending;
+use super::file::{not_a_database, open_file};
+use super::url::{DatabaseUrl, Location, Mode};
+use super::{media, migrator};
+use crate::error::{Error, Result};
+use crate::migrate::{MigrationReport, Migrator};
+
+/// How many prepared statements each connection keeps: every repository statement fits.
+const STATEMENT_CACHE_CAPACITY: usize = 96;
+
+/// SQLite's journal modes (`PRAGMA journal_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum JournalMode {
+    /// Write-ahead log: readers never block the writer. The default for files.
+    #[default]
+    Wal,
+    /// Rollback journal, deleted after each transaction (SQLite's own default).
+    Delete,
+    /// Rollback journal, truncated after each transaction.
+    Truncate,
+    /// Rollback journal, its header zeroed after each transaction.
+    Persist,
+    /// Rollback journal in memory.
+    Memory,
+    /// No journal: a crash can corrupt the database.
+    Off,
+}
+
+impl JournalMode {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Wal => "wal",
+            Self::Delete => "delete",
+            Self::Truncate => "truncate",
+            Self::Persist => "persist",
+            Self::Memory => "memory",
+            Self::Off => "off",
+        }
+    }
+}
+
+/// SQLite's `PRAGMA synchronous` levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Synchronous {
+    /// No syncs.
+    Off,
+    /// Sync at checkpoints; in WAL mode a power loss can lose the last commits but never
+    /// corrupts. The default.
+    #[default]
+    Normal,
+    /// Sync at every commit.
+    Full,
+    /// Like `Full`, and also sync the directory after unlinking a journal.
+    Extra,
+}
+
+impl Synchronous {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::Normal => "normal",
+            Self::Full => "full",
+            Self::Extra => "extra",
+        }
+    }
+}
+
+/// How to open a database: a builder whose setters return `&mut Self`.
+///
+/// ```
+/// use std::time::Duration;
+/// use pipeline_store::schema::OpenOptions;
+///
+/// let dir = tempfile::tempdir()?;
+/// let url = format!("sqlite://{}", dir.path().join("pipelines.db").display());
+/// let conn = OpenOptions::new().busy_timeout(Duration::from_secs(30)).open(&url)?;
+/// let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+/// assert_eq!(mode, "wal");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    create_if_missing: bool,
+    read_only: bool,
+    busy_timeout: Duration,
+    journal_mode: JournalMode,
+    synchronous: Synchronous,
+    migrate: bool,
+    backup_dir: Option<PathBuf>,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl OpenOptions {
+    /// Create when missing, read-write, 5 s busy timeout, WAL, `synchronous=NORMAL`, migrate.
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            create_if_missing: true,
+            read_only: false,
+            busy_timeout: Duration::from_secs(5),
+            journal_mode: JournalMode::Wal,
+            synchronous: Synchronous::Normal,
+            migrate: true,
+            backup_dir: None,
+        }
+    }
+
+    /// Whether a missing file is created (default `true`).
+    pub fn create_if_missing(&mut self, create: bool) -> &mut Self {
+        self.create_if_missing = create;
+        self
+    }
+
+    /// Open read-only (default `false`): nothing is written, not even the journal mode, and
+    /// pending migrations are reported instead of applied.
+    pub fn read_only(&mut self, read_only: bool) -> &mut Self {
+        self.read_only = read_only;
+        self
+    }
+
+    /// How long a statement waits for another connection's lock (default 5 s).
+    pub fn busy_timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.busy_timeout = timeout;
+        self
+    }
+
+    /// The journal mode set on files opened for writing (default [`JournalMode::Wal`]).
+    pub fn journal_mode(&mut self, mode: JournalMode) -> &mut Self {
+        self.journal_mode = mode;
+        self
+    }
+
+    /// The `synchronous` level (default [`Synchronous::Normal`]).
+    pub fn synchronous(&mut self, level: Synchronous) -> &mut Self {
+        self.synchronous = level;
+        self
+    }
+
+    /// Whether the embedded migrations are applied on open (default `true`).
+    pub fn migrate(&mut self, migrate: bool) -> &mut Self {
+        self.migrate = migrate;
+        self
+    }
+
+    /// Before applying migrations to a file database that already holds tables, copy it into
+    /// `dir` with [`backup`], as `{file name}.before-{first pending}-to-{last pending}.db`
+    /// (`-2`, `-3`... appended when that name is taken). An upgrade then never costs a user
+    /// their data: if it goes wrong, the copy is the database as it was. Nothing is copied when
+    /// nothing is pending or the database is empty.
+    pub fn backup_before_migrate(&mut self, dir: impl Into<PathBuf>) -> &mut Self {
+        self.backup_dir = Some(dir.into());
+        self
+    }
+
+    /// Opens the database at `url` and, unless disabled, brings its schema up to date.
+    ///
+    /// # Errors
+    ///
+    /// * [`Error::InvalidUrl`] for a URL that cannot be read;
+    /// * [`Error::DatabaseNotFound`] when the file is missing and may not be created;
+    /// * [`Error::DirectoryNotFound`] when its directory is missing;
+    /// * [`Error::NotADatabase`] for a directory or a file that is not SQLite (left untouched);
+    /// * [`Error::Open`] when SQLite cannot open or create the file;
+    /// * [`Error::ForeignKeysUnavailable`] when foreign keys cannot be switched on;
+    /// * [`Error::Migrate`] when the migrations are refused or fail (see [`Migrator::run`]).
+    pub fn open(&self, url: &str) -> Result<Connection> {
+        self.open_with_migrator(url, migrator())
+            .map(|(conn, _)| conn)
+    }
+
+    /// Opens the database at `url` and brings it up to date with `migrator` instead of the
+    /// embedded migrations; returns what was applied (or, read-only, what is pending).
+    ///
+    /// # Errors
+    ///
+    /// As [`OpenOptions::open`].
+    pub fn open_with_migrator(
+        &self,
+        url: &str,
+        migrator: &Migrator,
+    ) -> Result<(Connection, MigrationReport)> {
+        let target = DatabaseUrl::parse(url)?;
+        let read_only = self.read_only || target.mode == Some(Mode::Ro);
+        let mut conn = match &target.location {
+            Location::Memory => {
+                if read_only {
+                    return Err(Error::InvalidUrl {
+                        url: url.to_owned(),
+                        reason: "an in-memory database cannot be opened read-only".to_owned(),
+                    });
+                }
+                let conn = Connection::open_in_memory()?;
+                self.configure(&conn)?;
+                conn
+            }
+            Location::File(path) => {
+                let create =
+                    !read_only && self.create_if_missing && !matches!(target.mode, Some(Mode::Rw));
+                let conn = open_file(path, read_only, create)
+                    .map_err(|e| media::explain(e, path, !read_only))?;
+                let conn = if read_only {
+                    self.readable(conn, path)?
+                } else {
+                    self.configure(&conn)
+                        .map_err(|e| media::explain(not_a_database(e, path), path, true))?;
+                    conn
+                };
+                if !read_only
+                    && !self
+                        .journal_mode_is_set(&conn)
+                        .map_err(|e| media::explain(not_a_database(e, path), path, true))?
+                {
+                    // Validate the history before the first byte changes: a refused open leaves
+                    // a rollback-journal file exactly as it was.
+                    if self.migrate {
+                        migrator
+                            .pending_quiet(&conn, self.busy_timeout)
+                            .map_err(|e| not_a_database(e, path))?;
+                    }
+                    self.set_journal_mode(&conn, path)
+                        .map_err(|e| not_a_database(e, path))?;
+                }
+                conn
+            }
+        };
+        let report = if !self.migrate {
+            MigrationReport::default()
+        } else if read_only {
+            let pending = migrator
+                .pending_waiting(&conn, self.busy_timeout)
+                .map_err(|e| match &target.location {
+                    Location::File(path) => not_a_database(e, path),
+                    Location::Memory => e,
+                })?;
+            if !pending.is_empty() {
+                warn!(
+                    "{} migration(s) pending on a read-only database, not applied (first: {})",
+                    pending.len(),
+                    pending[0].file
+                );
+            }
+            MigrationReport {
+                pending,
+                ..MigrationReport::default()
+            }
+        } else {
+            let backup = match (&self.backup_dir, &target.location) {
+                (Some(dir), Location::File(path)) => {
+                    { backup_if_pending(&conn, migrator, path, dir, self.busy_timeout) }
+                        .map_err(|e| not_a_database(e, path))?
+                }
+                _ => None,
+            };
+            migrator
+                .run_waiting(&mut conn, self.busy_timeout)
+                .map_err(|e| match &target.location {
+                    Location::File(path) => not_a_database(e, path),
+                    Location::Memory => e,
+                })?
+                .with_backup(backup)
+        };
+        Ok((conn, report))
+    }
+
+    /// `conn`, opened read-only, configured once SQLite has read from it; in a directory this
+    /// process cannot write, the file opened as immutable when that is safe (see the `media`
+    /// module).
+    fn readable(&self, conn: Connection, path: &Path) -> Result<Connection> {
+        let probe = |conn: &Connection| -> Result<()> {
+            self.configure(conn)
+                .and_then(|()| {
+                    conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
+                        .map_err(Error::from)
+                })
+                .map_err(|e| not_a_database(e, path))
+        };
+        match probe(&conn) {
+            Ok(()) => Ok(conn),
+            Err(error) if media::is_refused_file(&error) && media::may_open_immutable(path) => {
+                drop(conn);
+                debug!(
+                    "{}: its directory is not writable and it has no write-ahead log to read; \
+                     reading it as immutable",
+                    path.display()
+                );
+                let conn = media::open_immutable(path)?;
+                probe(&conn)?;
+                Ok(conn)
+            }
+            Err(error) => Err(media::explain(error, path, false)),
+        }
+    }
+
+    /// Pragmas for every connection but the journal mode.
+    fn configure(&self, conn: &Connection) -> Result<()> {
+        // The repositories prepare about 60 distinct statements; rusqlite's default cache holds
+        // 16, which an `update` alone would cycle through.
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
+        conn.busy_timeout(self.busy_timeout)?;
+        conn.pragma_update(None, "foreign_keys", true)?;
+        let value: i64 = conn.pragma_query_value(None, "foreign_keys", |row| row.get(0))?;
+        if value != 1 {
+            return Err(Error::ForeignKeysUnavailable { value });
+        }
+        conn.pragma_update(None, "synchronous", self.synchronous.as_str())?;
+        Ok(())
+    }
+
+    /// Whether the file is already in the configured journal mode (reading it writes nothing).
+    fn journal_mode_is_set(&self, conn: &Connection) -> Result<bool> {
+        let mode: String = conn.pragma_query_value(None, "journal_mode", |row| row.get(0))?;
+        Ok(mode.eq_ignore_ascii_case(self.journal_mode.as_str()))
+    }
+
+    /// Switches a file opened for writing to the configured journal mode.
+    fn set_journal_mode(&self, conn: &Connection, path: &Path) -> Result<()> {
+        let wanted = self.journal_mode.as_str();
+        let deadline = Instant::now() + self.busy_timeout;
+        let mode = loop {
+            match conn.pragma_update_and_check(None, "journal_mode", wanted, |row| {
+                row.get::<_, String>(0)
+            }) {
+                Ok(mode) => break mode,
+                // A new file's journal-mode change does not consult the busy handler.
+                Err(e)
+                    if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+                        && Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        if !mode.eq_ignore_ascii_case(wanted) {
+            warn!(
+                "journal_mode {wanted} is not available for {}; it stays {mode}",
+                path.display()
+            );
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configure_switches_foreign_keys_on_whatever_the_library_default() {
+        let conn = Connection::open_in_memory().unwrap();
+        let library_default: i64 = conn
+            .pragma_query_value(None, "foreign_keys", |r| r.get(0))
+            .unwrap();
+        eprintln!("this SQLite starts with foreign_keys = {library_default}");
+        conn.pragma_update(None, "foreign_keys", false).unwrap();
+        OpenOptions::new().configure(&conn).unwrap();
+        let value: i64 = conn
+            .pragma_query_value(None, "foreign_keys", |r| r.get(0))
+            .unwrap();
+        assert_eq!(value, 1);
+    }
+}
