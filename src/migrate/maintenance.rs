@@ -2,13 +2,9 @@
 
 use rusqlite::{Connection, TransactionBehavior, params};
 
+use super::history::{INSERT_BASELINE, MARK_APPLIED, SET_CHECKSUM};
 use super::{CREATE_HISTORY, FORGET_HISTORY, Migrator, read_history};
 use crate::error::{MigrateError, Result};
-
-const INSERT_BASELINE: &str = "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
-     VALUES (?1, ?2, TRUE, ?3, 0) ON CONFLICT (version) DO NOTHING";
-const SET_CHECKSUM: &str = "UPDATE _sqlx_migrations SET checksum = ?2 WHERE version = ?1";
-const MARK_APPLIED: &str = "UPDATE _sqlx_migrations SET success = TRUE, checksum = coalesce(?2, checksum) WHERE version = ?1";
 
 /// What to do with a dirty history row (`success = 0`) once the schema was fixed by hand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,0 +1,334 @@
+//! The plan: which migrations are pending, or why none may run. A pure function of the code's
+//! migrations, the recorded history and the policies, with its tests below it.
+
+use log::warn;
+
+use super::{Migration, Migrator, Recorded, to_hex};
+use crate::error::MigrateError;
+
+/// What to do when validation finds a problem of one kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Policy {
+    /// Refuse to run, with nothing applied.
+    Error,
+    /// Log a warning and go on.
+    Warn,
+    /// Go on silently.
+    Allow,
+}
+
+/// How a [`Migrator`] treats each kind of problem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Policies {
+    pub(super) modified: Policy,
+    pub(super) missing: Policy,
+    pub(super) out_of_order: Policy,
+    pub(super) line_endings: Policy,
+}
+
+impl Default for Policies {
+    fn default() -> Self {
+        Self {
+            modified: Policy::Error,
+            missing: Policy::Error,
+            out_of_order: Policy::Error,
+            line_endings: Policy::Warn,
+        }
+    }
+}
+
+impl Migrator {
+    /// The pending migrations in order, or the first reason to refuse running any. Problems a
+    /// policy lets through are not logged: see [`plan_with_warnings`](Self::plan_with_warnings).
+    /// `describe` gives the recorded description of a version this build does not know.
+    pub(crate) fn plan(
+        &self,
+        history: &[Recorded],
+        describe: impl Fn(i64) -> String,
+    ) -> Result<Vec<&Migration>, MigrateError> {
+        self.plan_with_warnings(history, describe)
+            .map(|(pending, _)| pending)
+    }
+
+    /// [`plan`](Self::plan), with the warnings its policies ask for, to be logged once by the
+    /// caller (one warning per file per open, however often the plan is made again).
+    pub(crate) fn plan_with_warnings(
+        &self,
+        history: &[Recorded],
+        describe: impl Fn(i64) -> String,
+    ) -> Result<(Vec<&Migration>, Vec<String>), MigrateError> {
+        let mut warnings = Vec::new();
+        let mut decide = |policy: Policy, error: MigrateError, warning: String| match policy {
+            Policy::Error => Err(error),
+            Policy::Warn => {
+                warnings.push(warning);
+                Ok(())
+            }
+            Policy::Allow => Ok(()),
+        };
+        if let Some(dirty) = history.iter().find(|a| !a.success) {
+            return Err(MigrateError::Dirty {
+                version: dirty.version,
+                file: self
+                    .find(dirty.version)
+                    .map_or_else(|| describe(dirty.version), |m| m.file.to_string()),
+            });
+        }
+        for applied in history {
+            match self.find(applied.version) {
+                None => {
+                    let error = MigrateError::Missing {
+                        version: applied.version,
+                        description: describe(applied.version),
+                    };
+                    let warning = error.to_string();
+                    decide(self.policies.missing, error, warning)?;
+                }
+                Some(m) if !applied.checksum.is_some_and(|c| m.matches_checksum(&c)) => {
+                    let error = MigrateError::Modified {
+                        version: m.version,
+                        file: m.file.to_string(),
+                        expected: to_hex(&m.checksum),
+                        found: applied.checksum.map_or_else(
+                            || "a value that is not a SHA-384".to_owned(),
+                            |c| to_hex(&c),
+                        ),
+                    };
+                    let line_endings_only = applied
+                        .checksum
+                        .is_some_and(|c| m.differs_only_in_line_endings(&c));
+                    if line_endings_only {
+                        let warning = format!(
+                            "migration {} ({}) differs from the file that was applied only in line \
+                             endings (CRLF/LF) or a byte order mark, so it is the same migration; \
+                             to record this file's checksum run `pipeline-store migrate repair \
+                             --line-endings` (Migrator::repair with Repair::new().line_endings())",
+                            m.version, m.file
+                        );
+                        decide(self.policies.line_endings, error, warning)?;
+                    } else {
+                        let warning = error.to_string();
+                        decide(self.policies.modified, error, warning)?;
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+        let latest = history.iter().map(|a| a.version).max();
+        let mut pending = Vec::new();
+        for m in &self.migrations {
+            if history
+                .binary_search_by_key(&m.version, |r| r.version)
+                .is_ok()
+            {
+                continue;
+            }
+            if let Some(latest) = latest.filter(|&latest| latest > m.version) {
+                let error = MigrateError::OutOfOrder {
+                    version: m.version,
+                    file: m.file.to_string(),
+                    latest,
+                };
+                let warning = error.to_string();
+                decide(self.policies.out_of_order, error, warning)?;
+            }
+            pending.push(m);
+        }
+        Ok((pending, warnings))
+    }
+}
+
+/// Logs the warnings of a plan.
+pub(super) fn log_warnings(warnings: &[String]) {
+    for warning in warnings {
+        warn!("{warning}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use rusqlite::Connection;
+
+    use super::*;
+    use crate::migrate::{CREATE_HISTORY, checksum};
+
+    fn row(version: i64, success: bool, checksum: &[u8]) -> Recorded {
+        Recorded {
+            version,
+            success,
+            checksum: <[u8; 48]>::try_from(checksum).ok(),
+        }
+    }
+
+    fn describe(version: i64) -> String {
+        format!("v{version}")
+    }
+
+    fn migrator() -> Migrator {
+        Migrator::new(vec![
+            Migration::new(3, "c", "SELECT 3;"),
+            Migration::new(1, "a", "SELECT 1;"),
+            Migration::new(2, "b", "SELECT 2;"),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn plan_lists_pending_in_order() {
+        let m = migrator();
+        let one = *m.migrations()[0].checksum();
+        let pending = m.plan(&[row(1, true, &one)], describe).unwrap();
+        assert_eq!(
+            pending.iter().map(|m| m.version()).collect::<Vec<_>>(),
+            [2, 3]
+        );
+    }
+
+    #[test]
+    fn plan_refuses_in_priority_order() {
+        let m = migrator();
+        let one = *m.migrations()[0].checksum();
+        let dirty = m
+            .plan(&[row(1, true, b"x"), row(2, false, b"y")], describe)
+            .unwrap_err();
+        assert!(
+            matches!(dirty, MigrateError::Dirty { version: 2, .. }),
+            "{dirty}"
+        );
+        let missing = m
+            .plan(&[row(1, true, &one), row(9, true, b"z")], describe)
+            .unwrap_err();
+        assert!(
+            matches!(missing, MigrateError::Missing { version: 9, .. }),
+            "{missing}"
+        );
+        let modified = m.plan(&[row(1, true, b"other")], describe).unwrap_err();
+        assert!(
+            matches!(modified, MigrateError::Modified { version: 1, .. }),
+            "{modified}"
+        );
+        let three = *m.migrations()[2].checksum();
+        let order = m
+            .plan(&[row(1, true, &one), row(3, true, &three)], describe)
+            .unwrap_err();
+        assert!(
+            matches!(
+                order,
+                MigrateError::OutOfOrder {
+                    version: 2,
+                    latest: 3,
+                    ..
+                }
+            ),
+            "{order}"
+        );
+    }
+
+    #[test]
+    fn policies_turn_refusals_into_warnings() {
+        let m = migrator()
+            .on_missing(Policy::Allow)
+            .on_out_of_order(Policy::Warn)
+            .on_modified(Policy::Warn);
+        let three = *m.migrations()[2].checksum();
+        let pending = m
+            .plan(
+                &[
+                    row(1, true, &[0; 48]),
+                    row(3, true, &three),
+                    row(9, true, &[1; 48]),
+                ],
+                describe,
+            )
+            .unwrap();
+        assert_eq!(pending.iter().map(|m| m.version()).collect::<Vec<_>>(), [2]);
+    }
+
+    // Logged once per open, however often a run plans again.
+
+    /// Every warning logged by this test binary.
+    struct Capture(Mutex<Vec<String>>);
+
+    impl log::Log for Capture {
+        fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+            metadata.level() <= log::Level::Warn
+        }
+        fn log(&self, record: &log::Record<'_>) {
+            if self.enabled(record.metadata()) {
+                self.0.lock().unwrap().push(record.args().to_string());
+            }
+        }
+        fn flush(&self) {}
+    }
+
+    static CAPTURE: Capture = Capture(Mutex::new(Vec::new()));
+
+    /// The warnings logged so far that mention `needle` (tests run in parallel: each looks only
+    /// at its own file names).
+    fn warnings_about(needle: &str) -> Vec<String> {
+        let _ = log::set_logger(&CAPTURE);
+        log::set_max_level(log::LevelFilter::Warn);
+        CAPTURE
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|w| w.contains(needle))
+            .cloned()
+            .collect()
+    }
+
+    #[test]
+    fn a_line_endings_difference_is_one_warning_per_file_per_open_that_says_so() {
+        let file = "1_line_endings_warned_once.sql";
+        warnings_about(file);
+        let sql = "CREATE TABLE t (x);\n";
+        let mut migrations = vec![Migration::new(1, "line endings warned once", sql)];
+        for v in 2..=6 {
+            migrations.push(Migration::new(v, "more", format!("CREATE TABLE t{v} (x);")));
+        }
+        let migrator = Migrator::new(migrations).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("warned.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(&format!("{CREATE_HISTORY}{sql}"))
+                .unwrap();
+            conn.execute(
+                "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+                 VALUES (1, 'line endings warned once', TRUE, ?1, 0)",
+                [checksum(sql.replace('\n', "\r\n").as_bytes()).to_vec()],
+            )
+            .unwrap();
+        }
+        let backups = tempfile::tempdir().unwrap();
+        let url = path.to_str().unwrap();
+        let (_conn, report) = crate::schema::OpenOptions::new()
+            .backup_before_migrate(backups.path())
+            .open_with_migrator(url, &migrator)
+            .unwrap();
+        assert_eq!(report.applied.len(), 5);
+        let warnings = warnings_about(file);
+        assert_eq!(warnings.len(), 1, "{warnings:#?}");
+        assert!(
+            warnings[0].contains("only in line endings"),
+            "{}",
+            warnings[0]
+        );
+        assert!(
+            warnings[0].contains("pipeline-store migrate repair --line-endings"),
+            "{}",
+            warnings[0]
+        );
+        assert!(!warnings[0].contains("modified"), "{}", warnings[0]);
+
+        // Opening again warns again, once.
+        crate::schema::OpenOptions::new()
+            .open_with_migrator(url, &migrator)
+            .unwrap();
+        assert_eq!(warnings_about(file).len(), 2);
+    }
+}
