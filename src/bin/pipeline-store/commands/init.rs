@@ -1,0 +1,119 @@
+//! `init` and `demo`.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use pipeline_store::model::{NewPipeline, NewStage, ProcessingMetrics, StageType, Timestamp};
+use pipeline_store::repo::pipelines::{self};
+use pipeline_store::schema::{self, OpenOptions};
+
+use crate::output::json::{AppliedJson, InitJson, PipelineJson};
+use crate::output::text::{millis, show_text, table};
+use crate::output::{print, print_json};
+use crate::{Cli, Outcome, open_write};
+
+pub(crate) fn init(cli: &Cli) -> Outcome {
+    let (_, report) = OpenOptions::new().open_with_migrator(&cli.db, schema::migrator())?;
+    let applied: Vec<AppliedJson> = report.applied.iter().map(AppliedJson::from).collect();
+    if cli.json {
+        return print_json(&InitJson {
+            database: cli.db.clone(),
+            applied,
+        });
+    }
+    let mut text = String::new();
+    if applied.is_empty() {
+        let _ = writeln!(text, "{}: up to date, no migration applied", cli.db);
+    } else {
+        let _ = writeln!(text, "{}: applied {} migration(s)", cli.db, applied.len());
+        let rows: Vec<Vec<String>> = applied
+            .iter()
+            .map(|a| {
+                vec![
+                    a.version.to_string(),
+                    a.description.clone(),
+                    millis(a.execution_time_ns),
+                ]
+            })
+            .collect();
+        text.push_str(&table(&["VERSION", "DESCRIPTION", "TIME"], &rows));
+    }
+    print(&text)
+}
+
+pub(crate) fn demo_pipelines() -> Vec<NewPipeline> {
+    let mut run = ProcessingMetrics::default();
+    run.bytes_processed = 268_435_456;
+    run.bytes_total = 268_435_456;
+    run.chunks_processed = 32;
+    run.chunks_total = 32;
+    run.start_time = Timestamp::parse("2025-01-15T02:00:00Z").ok();
+    run.end_time = Timestamp::parse("2025-01-15T02:00:04.096Z").ok();
+    run.processing_duration = Some(Duration::from_millis(4096));
+    run.throughput_bytes_per_second = 65_536_000.0;
+    run.compression_ratio = Some(0.37);
+    run.warning_count = 1;
+    run.input_file_size_bytes = 268_435_456;
+    run.output_file_size_bytes = 99_321_118;
+    run.input_file_checksum = Some("sha256:9f2c0a4e".into());
+    run.output_file_checksum = Some("sha256:51be77d3".into());
+    vec![
+        NewPipeline::new("secure-backup")
+            .stage(NewStage::new(
+                "input_checksum",
+                StageType::Checksum,
+                "sha256",
+            ))
+            .stage(
+                NewStage::new("compression", StageType::Compression, "brotli")
+                    .parameter("level", "6")
+                    .parameter("window_bits", "22")
+                    .parallel(true)
+                    .chunk_size(8 * 1024 * 1024),
+            )
+            .stage(
+                NewStage::new("encryption", StageType::Encryption, "aes256gcm")
+                    .parameter("key_size", "256")
+                    .parameter("kdf", "argon2id"),
+            )
+            .stage(NewStage::new(
+                "output_checksum",
+                StageType::Checksum,
+                "sha256",
+            ))
+            .config("max_workers", "4")
+            .config("chunk_size_mb", "8")
+            .tag("nightly")
+            .tag("secure")
+            .metrics(run),
+        NewPipeline::new("fast-archive")
+            .stage(
+                NewStage::new("compression", StageType::Compression, "zstd")
+                    .parameter("level", "3"),
+            )
+            .stage(NewStage::new("checksum", StageType::Checksum, "blake3"))
+            .config("max_workers", "8")
+            .tag("archive"),
+    ]
+}
+
+pub(crate) fn demo(cli: &Cli) -> Outcome {
+    let conn = open_write(cli, true)?;
+    let mut shown = Vec::new();
+    for new in demo_pipelines() {
+        let pipeline = match pipelines::find_by_name(&conn, &new.name)? {
+            Some(existing) => existing,
+            None => pipelines::create(&conn, &new)?,
+        };
+        shown.push(pipeline);
+    }
+    if cli.json {
+        return print_json(&shown.iter().map(PipelineJson::from).collect::<Vec<_>>());
+    }
+    let mut text = format!("{}: {} demo pipelines\n", cli.db, shown.len());
+    for pipeline in &shown {
+        text.push('\n');
+        text.push_str(&show_text(pipeline));
+    }
+    print(&text)
+}

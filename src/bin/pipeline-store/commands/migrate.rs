@@ -1,0 +1,237 @@
+//! `migrate info|run|add|revert|baseline|repair|validate`.
+
+use std::io::Write as _;
+use std::path::Path;
+
+use pipeline_store::migrate::{Migrator, Repair};
+use pipeline_store::model::Timestamp;
+use pipeline_store::schema::{self};
+
+use crate::commands::init::init;
+use crate::output::json::{AddedJson, AppliedJson, MigrationJson, PendingJson, RevertedJson};
+use crate::output::text::{millis, table};
+use crate::output::{print, print_json};
+use crate::{Cli, Failure, Outcome, open_history, open_unmigrated};
+
+pub(crate) fn migrate_info(cli: &Cli) -> Outcome {
+    let conn = open_unmigrated(cli)?;
+    let status = schema::migrator().status(&conn)?;
+    if cli.json {
+        return print_json(&status.iter().map(MigrationJson::from).collect::<Vec<_>>());
+    }
+    let rows: Vec<Vec<String>> = status
+        .iter()
+        .map(|row| {
+            let applied = row.applied.as_ref();
+            vec![
+                row.version.to_string(),
+                row.state.to_string(),
+                row.description.clone(),
+                applied.map_or_else(|| "-".into(), |a| a.installed_on.clone()),
+                applied
+                    .and_then(pipeline_store::migrate::AppliedMigration::duration)
+                    .map_or_else(
+                        || "-".into(),
+                        |d| millis(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
+                    ),
+            ]
+        })
+        .collect();
+    print(&table(
+        &["VERSION", "STATE", "DESCRIPTION", "INSTALLED ON", "TIME"],
+        &rows,
+    ))
+}
+
+pub(crate) fn migrate_run(cli: &Cli, dry_run: bool) -> Outcome {
+    if dry_run {
+        let conn = open_unmigrated(cli)?;
+        let pending = schema::migrator().pending(&conn)?;
+        if cli.json {
+            return print_json(&pending.iter().map(PendingJson::from).collect::<Vec<_>>());
+        }
+        if pending.is_empty() {
+            return print("nothing to apply\n");
+        }
+        let rows: Vec<Vec<String>> = pending
+            .iter()
+            .map(|p| vec![p.version.to_string(), p.description.clone(), p.file.clone()])
+            .collect();
+        return print(&format!(
+            "would apply {} migration(s):\n{}",
+            pending.len(),
+            table(&["VERSION", "DESCRIPTION", "FILE"], &rows)
+        ));
+    }
+    init(cli)
+}
+
+pub(crate) fn migrate_revert(cli: &Cli, to: Option<i64>) -> Outcome {
+    let mut conn = open_history(cli)?;
+    let target = if let Some(version) = to {
+        version
+    } else {
+        // The last applied migration: revert to the one before it.
+        let applied = pipeline_store::migrate::applied(&conn)?;
+        if applied.is_empty() {
+            return print("nothing to revert\n");
+        }
+        applied
+            .iter()
+            .rev()
+            .nth(1)
+            .map_or(0, |previous| previous.version)
+    };
+    let report = schema::migrator().revert_to(&mut conn, target)?;
+    let reverted: Vec<AppliedJson> = report.reverted.iter().map(AppliedJson::from).collect();
+    if cli.json {
+        return print_json(&RevertedJson { reverted });
+    }
+    if reverted.is_empty() {
+        return print("nothing to revert\n");
+    }
+    let rows: Vec<Vec<String>> = reverted
+        .iter()
+        .map(|r| {
+            vec![
+                r.version.to_string(),
+                r.description.clone(),
+                millis(r.execution_time_ns),
+            ]
+        })
+        .collect();
+    print(&format!(
+        "reverted {} migration(s):\n{}",
+        reverted.len(),
+        table(&["VERSION", "DESCRIPTION", "TIME"], &rows)
+    ))
+}
+
+pub(crate) fn migrate_baseline(cli: &Cli, version: i64) -> Outcome {
+    // Recording history in a file that does not exist would create a database of rows only.
+    let mut conn = open_history(cli)?;
+    let marked = schema::migrator().baseline(&mut conn, version)?;
+    if cli.json {
+        return print_json(&serde_json::json!({ "baselined": marked }));
+    }
+    print(&format!(
+        "recorded {} migration(s) up to {version} as applied without running them\n",
+        marked.len()
+    ))
+}
+
+pub(crate) fn migrate_repair(cli: &Cli, repair: &Repair) -> Outcome {
+    if *repair == Repair::new() {
+        return Err(Failure::Usage(
+            "say what to repair: --line-endings, --mark-applied, --forget-dirty or --forget-missing".to_owned(),
+        ));
+    }
+    let mut conn = open_history(cli)?;
+    let report = schema::migrator().repair(&mut conn, repair)?;
+    if cli.json {
+        return print_json(&serde_json::json!({
+            "checksums_rewritten": report.checksums_rewritten,
+            "marked_applied": report.marked_applied,
+            "forgotten": report.forgotten,
+        }));
+    }
+    print(&format!(
+        "checksums rewritten: {:?}\nmarked applied: {:?}\nforgotten: {:?}\n",
+        report.checksums_rewritten, report.marked_applied, report.forgotten
+    ))
+}
+
+pub(crate) fn migrate_validate(cli: &Cli, source: Option<&Path>) -> Outcome {
+    let loaded;
+    let migrator = match source {
+        Some(dir) => {
+            loaded = Migrator::from_dir(dir)?;
+            &loaded
+        }
+        None => schema::migrator(),
+    };
+    let report = migrator.validate()?;
+    if cli.json {
+        return print_json(&serde_json::json!({
+            "reversible": report.reversible,
+            "irreversible": report.irreversible,
+        }));
+    }
+    print(&format!(
+        "valid: {} migration(s) run up, down and up again; {} without a down script run up only\n",
+        report.reversible.len(),
+        report.irreversible.len()
+    ))
+}
+
+pub(crate) fn migrate_add(cli: &Cli, description: &str, source: &Path) -> Outcome {
+    let words = description.trim();
+    if words.is_empty()
+        || !words
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ' ' || c == '-')
+    {
+        return Err(Failure::Usage(format!(
+            "invalid migration description `{description}`: use letters, digits, spaces, `_` or `-`"
+        )));
+    }
+    let snake = words
+        .split([' ', '-'])
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join("_");
+    let now = Timestamp::now().to_string();
+    let version: String = now.chars().filter(char::is_ascii_digit).take(14).collect();
+    let name = format!("{version}_{snake}.sql");
+    // The name must be one the loader accepts.
+    pipeline_store::migrate::Migration::from_file(name.clone(), "").map_err(Failure::from)?;
+    std::fs::create_dir_all(source)
+        .map_err(|e| Failure::Database(format!("cannot create {}: {e}", source.display())))?;
+    let existing: Vec<String> = std::fs::read_dir(source)
+        .map_err(|e| Failure::Database(format!("cannot read {}: {e}", source.display())))?
+        .filter_map(Result::ok)
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    if let Some(clash) = existing
+        .iter()
+        .find(|existing| existing.starts_with(&format!("{version}_")))
+    {
+        return Err(Failure::Usage(format!(
+            "migration version {version} is already used by {clash}; wait a second and try again"
+        )));
+    }
+    // A file dated in the future (a clock that was ahead, a hand-picked version) would run after
+    // the new one, and a database that already has it would refuse the new one as out of order.
+    let newer = existing
+        .iter()
+        .filter(|name| name.ends_with(".sql"))
+        .filter(|name| {
+            name.split('_')
+                .next()
+                .and_then(|v| v.parse::<i64>().ok())
+                .zip(version.parse::<i64>().ok())
+                .is_some_and(|(theirs, ours)| theirs > ours)
+        })
+        .max();
+    if let Some(newer) = newer {
+        log::warn!(
+            "the new migration's version {version} is older than {newer}: databases that already \
+             have {newer} will refuse it as out of order; give it a version after that one"
+        );
+    }
+    let path = source.join(&name);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", path.display())))?;
+    writeln!(file, "-- {words}")
+        .map_err(|e| Failure::Database(format!("cannot write {}: {e}", path.display())))?;
+    if cli.json {
+        return print_json(&AddedJson {
+            file: path.display().to_string(),
+            version: version.parse().unwrap_or(0),
+        });
+    }
+    print(&format!("created {}\n", path.display()))
+}

@@ -1,0 +1,329 @@
+//! `pipeline-store`: create, inspect, migrate and check a pipeline database from the shell.
+//!
+//! Built with `--features cli`. See `pipeline-store --help`, and the README for the JSON shapes.
+//! `main.rs` holds the arguments, the dispatch and the exit codes; `commands/` one module per
+//! command group; `output/` the text and JSON forms.
+
+mod commands;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{ArgAction, Parser, Subcommand};
+use pipeline_store::migrate::{DirtyRepair, Repair};
+use pipeline_store::rusqlite::Connection;
+use pipeline_store::schema::{self, OpenOptions};
+use pipeline_store::{Error, MigrateError};
+
+use crate::commands::check::check;
+use crate::commands::init::{demo, init};
+use crate::commands::migrate::{
+    migrate_add, migrate_baseline, migrate_info, migrate_repair, migrate_revert, migrate_run,
+    migrate_validate,
+};
+use crate::commands::pipeline::pipeline;
+
+const EXIT_CODES: &str = "\
+Exit status:
+  0  success
+  1  `check` found problems
+  2  bad usage: unknown option, malformed argument, refused name, missing --yes
+  3  not found: no such pipeline, no database file
+  4  database problem: not a database, read-only, locked, migrations refused or failed";
+
+/// Create, inspect, migrate and check a pipeline database.
+#[derive(Debug, Parser)]
+#[command(name = "pipeline-store", version, about, after_help = EXIT_CODES)]
+pub(crate) struct Cli {
+    /// The database: a path, `sqlite://path`, `sqlite::memory:`; `?mode=ro` opens read-only.
+    #[arg(
+        long,
+        global = true,
+        env = "PIPELINE_STORE_DB",
+        default_value = "./pipeline.db"
+    )]
+    db: String,
+    /// Print JSON instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Log more: -v for each applied migration, -vv for every step (`RUST_LOG` overrides).
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Create the database if needed and apply pending migrations.
+    Init,
+    /// Create a database with example pipelines and print them.
+    Demo,
+    /// Inspect, apply and add migrations.
+    Migrate {
+        #[command(subcommand)]
+        command: MigrateCommand,
+    },
+    /// Create, list, show and change pipelines.
+    Pipeline {
+        #[command(subcommand)]
+        command: PipelineCommand,
+    },
+    /// Run integrity, foreign-key and migration checks; exit 1 if any fails.
+    Check,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum MigrateCommand {
+    /// Every version with its state, description, install time and duration.
+    Info,
+    /// Apply pending migrations.
+    Run {
+        /// Only list what would be applied.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Revert applied migrations with their down scripts: the last one, or all after `--to`.
+    Revert {
+        /// Revert every migration newer than this version (0: all of them).
+        #[arg(long)]
+        to: Option<i64>,
+    },
+    /// Record migrations up to VERSION as applied without running them (adopt a database made
+    /// by hand or by older scripts).
+    Baseline {
+        /// The last version to record.
+        version: i64,
+    },
+    /// Repair the migration history. Nothing is changed unless asked for.
+    Repair {
+        /// Record the file's checksum where it differs only in line endings or a BOM.
+        #[arg(long)]
+        line_endings: bool,
+        /// Record dirty (failed) migrations as applied, after finishing their schema by hand.
+        #[arg(long, conflicts_with = "forget_dirty")]
+        mark_applied: bool,
+        /// Forget dirty (failed) migrations so they run again, after undoing them by hand.
+        #[arg(long)]
+        forget_dirty: bool,
+        /// Forget applied versions this build does not know.
+        #[arg(long)]
+        forget_missing: bool,
+    },
+    /// Run every migration up, down and up again on an in-memory database.
+    Validate {
+        /// Validate the migrations in this directory instead of the built-in ones.
+        #[arg(long)]
+        source: Option<PathBuf>,
+    },
+    /// Write a new, empty migration file named `<UTC timestamp>_<description>.sql`.
+    Add {
+        /// What the migration does, in words or `snake_case` (`add pipeline owner`).
+        description: String,
+        /// The migrations directory.
+        #[arg(long, default_value = "migrations")]
+        source: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PipelineCommand {
+    /// Create a pipeline.
+    Create {
+        /// Its unique name.
+        name: String,
+        /// A stage, in order: `TYPE:ALGORITHM[:key=value,...]`, e.g. `compression:zstd:level=9`.
+        #[arg(long = "stage", value_name = "TYPE:ALGORITHM[:key=value,...]")]
+        stages: Vec<String>,
+        /// A configuration entry.
+        #[arg(long = "config", value_name = "KEY=VALUE")]
+        config: Vec<String>,
+        /// A tag.
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+    },
+    /// List pipelines (active ones unless told otherwise).
+    List {
+        /// Archived pipelines only.
+        #[arg(long, conflicts_with = "all")]
+        archived: bool,
+        /// Active and archived pipelines.
+        #[arg(long)]
+        all: bool,
+        /// Only pipelines with this tag.
+        #[arg(long)]
+        tag: Option<String>,
+    },
+    /// Show a pipeline: stages with parameters, configuration, metrics, tags.
+    Show {
+        /// Its name or id.
+        pipeline: String,
+    },
+    /// Rename a pipeline.
+    Rename {
+        /// Its name or id.
+        pipeline: String,
+        /// The new name.
+        new_name: String,
+    },
+    /// Archive a pipeline with its stages, parameters and configuration.
+    Archive {
+        /// Its name or id.
+        pipeline: String,
+    },
+    /// Restore an archived pipeline.
+    Restore {
+        /// Its name or id.
+        pipeline: String,
+    },
+    /// Delete a pipeline and everything that belongs to it, for good.
+    Delete {
+        /// Its name or id.
+        pipeline: String,
+        /// Confirm the deletion.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// Why the command failed, and so its exit status.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    Usage(String),
+    NotFound(String),
+    Database(String),
+    CheckFailed,
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        let message = error.to_string();
+        match error {
+            Error::InvalidInput { .. }
+            | Error::InvalidUrl { .. }
+            | Error::NameTaken { .. }
+            | Error::Migrate(MigrateError::UnknownVersion { .. }) => Self::Usage(message),
+            // The library's hint names `OpenOptions`; on the command line the way is `init`.
+            Error::DatabaseNotFound { path, .. } => Self::NotFound(format!(
+                "database file {} does not exist; create it with `pipeline-store init`",
+                path.display()
+            )),
+            Error::NotFound { .. } | Error::DirectoryNotFound { .. } => Self::NotFound(message),
+            _ => Self::Database(message),
+        }
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(error: std::io::Error) -> Self {
+        Self::Database(format!("cannot write the output: {error}"))
+    }
+}
+
+pub(crate) type Outcome = Result<(), Failure>;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
+        .format_timestamp(None)
+        .init();
+    match run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::CheckFailed) => ExitCode::from(1),
+        Err(failure) => {
+            let (code, message) = match failure {
+                Failure::Usage(m) => (2, m),
+                Failure::NotFound(m) => (3, m),
+                Failure::Database(m) => (4, m),
+                Failure::CheckFailed => unreachable!("handled above"),
+            };
+            eprintln!("error: {message}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+pub(crate) fn run(cli: &Cli) -> Outcome {
+    match &cli.command {
+        Command::Init => init(cli),
+        Command::Demo => demo(cli),
+        Command::Migrate { command } => match command {
+            MigrateCommand::Info => migrate_info(cli),
+            MigrateCommand::Run { dry_run } => migrate_run(cli, *dry_run),
+            MigrateCommand::Add {
+                description,
+                source,
+            } => migrate_add(cli, description, source),
+            MigrateCommand::Revert { to } => migrate_revert(cli, *to),
+            MigrateCommand::Baseline { version } => migrate_baseline(cli, *version),
+            MigrateCommand::Repair {
+                line_endings,
+                mark_applied,
+                forget_dirty,
+                forget_missing,
+            } => {
+                let mut repair = Repair::new();
+                if *line_endings {
+                    repair = repair.line_endings();
+                }
+                if *mark_applied {
+                    repair = repair.dirty(DirtyRepair::MarkApplied);
+                }
+                if *forget_dirty {
+                    repair = repair.dirty(DirtyRepair::Forget);
+                }
+                if *forget_missing {
+                    repair = repair.forget_missing();
+                }
+                migrate_repair(cli, &repair)
+            }
+            MigrateCommand::Validate { source } => migrate_validate(cli, source.as_deref()),
+        },
+        Command::Pipeline { command } => pipeline(cli, command),
+        Command::Check => check(cli),
+    }
+}
+
+/// Opens for writing, creating the file when `create`, applying pending migrations.
+pub(crate) fn open_write(cli: &Cli, create: bool) -> Result<Connection, Failure> {
+    Ok(OpenOptions::new().create_if_missing(create).open(&cli.db)?)
+}
+
+/// Opens for reading only: never creates, never migrates, writes nothing.
+pub(crate) fn open_read(cli: &Cli) -> Result<Connection, Failure> {
+    let (conn, report) = OpenOptions::new()
+        .create_if_missing(false)
+        .read_only(true)
+        .open_with_migrator(&cli.db, schema::migrator())?;
+    if let Some(first) = report.pending.first() {
+        return Err(Failure::Database(format!(
+            "the database needs {} migration(s), starting with {}; run `pipeline-store migrate run`",
+            report.pending.len(),
+            first.file
+        )));
+    }
+    Ok(conn)
+}
+
+/// Opens without applying migrations, so their state can be reported.
+pub(crate) fn open_unmigrated(cli: &Cli) -> Result<Connection, Failure> {
+    Ok(OpenOptions::new()
+        .create_if_missing(false)
+        .read_only(true)
+        .migrate(false)
+        .open(&cli.db)?)
+}
+
+/// Opens for writing without applying migrations: for commands that change the history.
+pub(crate) fn open_history(cli: &Cli) -> Result<Connection, Failure> {
+    Ok(OpenOptions::new()
+        .create_if_missing(false)
+        .migrate(false)
+        .open(&cli.db)?)
+}

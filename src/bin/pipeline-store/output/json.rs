@@ -1,0 +1,255 @@
+//! JSON output: one typed shape per thing printed, as the README documents them.
+
+use std::collections::BTreeMap;
+
+use pipeline_store::migrate::{AppliedStep, MigrationStatus, PendingMigration};
+use pipeline_store::model::Pipeline;
+use pipeline_store::repo::pipelines::PipelineSummary;
+use pipeline_store::schema::CheckReport;
+use serde::Serialize;
+
+#[derive(Serialize)]
+pub(crate) struct AppliedJson {
+    pub(crate) version: i64,
+    pub(crate) description: String,
+    pub(crate) execution_time_ns: u64,
+}
+
+impl From<&AppliedStep> for AppliedJson {
+    fn from(step: &AppliedStep) -> Self {
+        Self {
+            version: step.version,
+            description: step.description.clone(),
+            execution_time_ns: u64::try_from(step.elapsed.as_nanos()).unwrap_or(u64::MAX),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct RevertedJson {
+    pub(crate) reverted: Vec<AppliedJson>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct InitJson {
+    pub(crate) database: String,
+    pub(crate) applied: Vec<AppliedJson>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct AddedJson {
+    pub(crate) file: String,
+    pub(crate) version: i64,
+}
+
+#[derive(Serialize)]
+pub(crate) struct DoneJson {
+    pub(crate) action: String,
+    pub(crate) id: String,
+    pub(crate) name: String,
+}
+
+#[derive(Serialize)]
+pub(crate) struct PendingJson {
+    pub(crate) version: i64,
+    pub(crate) description: String,
+    pub(crate) file: String,
+}
+
+impl From<&PendingMigration> for PendingJson {
+    fn from(p: &PendingMigration) -> Self {
+        Self {
+            version: p.version,
+            description: p.description.clone(),
+            file: p.file.clone(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct MigrationJson {
+    pub(crate) version: i64,
+    pub(crate) state: String,
+    pub(crate) description: String,
+    pub(crate) file: Option<String>,
+    pub(crate) installed_on: Option<String>,
+    pub(crate) execution_time_ns: Option<i64>,
+}
+
+impl From<&MigrationStatus> for MigrationJson {
+    fn from(row: &MigrationStatus) -> Self {
+        Self {
+            version: row.version,
+            state: row.state.to_string(),
+            description: row.description.clone(),
+            file: row.file.clone(),
+            installed_on: row.applied.as_ref().map(|a| {
+                a.installed_at()
+                    .map_or_else(|| a.installed_on.clone(), |t| t.to_string())
+            }),
+            execution_time_ns: row.applied.as_ref().map(|a| a.execution_time),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct SummaryJson {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) archived: bool,
+    pub(crate) stage_count: u32,
+    pub(crate) created_at: String,
+    pub(crate) updated_at: String,
+}
+
+impl From<&PipelineSummary> for SummaryJson {
+    fn from(s: &PipelineSummary) -> Self {
+        Self {
+            id: s.id.to_string(),
+            name: s.name.clone(),
+            archived: s.archived,
+            stage_count: s.stage_count,
+            created_at: s.created_at.to_string(),
+            updated_at: s.updated_at.to_string(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct StageJson {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) stage_type: String,
+    pub(crate) algorithm: String,
+    pub(crate) enabled: bool,
+    pub(crate) order: u32,
+    pub(crate) parallel_processing: bool,
+    pub(crate) chunk_size: Option<u64>,
+    pub(crate) parameters: BTreeMap<String, String>,
+    pub(crate) archived: bool,
+    pub(crate) created_at: String,
+    pub(crate) updated_at: String,
+}
+
+#[derive(Serialize)]
+pub(crate) struct MetricsJson {
+    pub(crate) bytes_processed: u64,
+    pub(crate) bytes_total: u64,
+    pub(crate) chunks_processed: u64,
+    pub(crate) chunks_total: u64,
+    pub(crate) start_time: Option<String>,
+    pub(crate) end_time: Option<String>,
+    pub(crate) processing_duration_ms: Option<u64>,
+    pub(crate) throughput_bytes_per_second: f64,
+    pub(crate) compression_ratio: Option<f64>,
+    pub(crate) error_count: u64,
+    pub(crate) warning_count: u64,
+    pub(crate) input_file_size_bytes: u64,
+    pub(crate) output_file_size_bytes: u64,
+    pub(crate) input_file_checksum: Option<String>,
+    pub(crate) output_file_checksum: Option<String>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct PipelineJson {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) archived: bool,
+    pub(crate) created_at: String,
+    pub(crate) updated_at: String,
+    pub(crate) tags: Vec<String>,
+    pub(crate) configuration: BTreeMap<String, String>,
+    pub(crate) stages: Vec<StageJson>,
+    pub(crate) metrics: Option<MetricsJson>,
+}
+
+impl From<&Pipeline> for PipelineJson {
+    fn from(p: &Pipeline) -> Self {
+        Self {
+            id: p.id.to_string(),
+            name: p.name.clone(),
+            archived: p.archived,
+            created_at: p.created_at.to_string(),
+            updated_at: p.updated_at.to_string(),
+            tags: p.tags.iter().cloned().collect(),
+            configuration: p.configuration.clone(),
+            stages: p
+                .stages
+                .iter()
+                .map(|s| StageJson {
+                    id: s.id.to_string(),
+                    name: s.name.clone(),
+                    stage_type: s.stage_type.to_string(),
+                    algorithm: s.algorithm.clone(),
+                    enabled: s.enabled,
+                    order: s.order,
+                    parallel_processing: s.parallel_processing,
+                    chunk_size: s.chunk_size,
+                    parameters: s.parameters.clone(),
+                    archived: s.archived,
+                    created_at: s.created_at.to_string(),
+                    updated_at: s.updated_at.to_string(),
+                })
+                .collect(),
+            metrics: p.metrics.as_ref().map(|m| MetricsJson {
+                bytes_processed: m.bytes_processed,
+                bytes_total: m.bytes_total,
+                chunks_processed: m.chunks_processed,
+                chunks_total: m.chunks_total,
+                start_time: m.start_time.map(|t| t.to_string()),
+                end_time: m.end_time.map(|t| t.to_string()),
+                processing_duration_ms: m
+                    .processing_duration
+                    .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+                throughput_bytes_per_second: m.throughput_bytes_per_second,
+                compression_ratio: m.compression_ratio,
+                error_count: m.error_count,
+                warning_count: m.warning_count,
+                input_file_size_bytes: m.input_file_size_bytes,
+                output_file_size_bytes: m.output_file_size_bytes,
+                input_file_checksum: m.input_file_checksum.clone(),
+                output_file_checksum: m.output_file_checksum.clone(),
+            }),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct ViolationJson {
+    pub(crate) table: String,
+    pub(crate) rowid: Option<i64>,
+    pub(crate) parent: String,
+}
+
+#[derive(Serialize)]
+pub(crate) struct CheckJson {
+    pub(crate) ok: bool,
+    pub(crate) integrity: Vec<String>,
+    pub(crate) foreign_keys: Vec<ViolationJson>,
+    pub(crate) migrations: Vec<MigrationJson>,
+    pub(crate) out_of_order: Vec<MigrationJson>,
+    pub(crate) pending: Vec<MigrationJson>,
+    pub(crate) line_endings: Vec<MigrationJson>,
+}
+
+impl From<&CheckReport> for CheckJson {
+    fn from(r: &CheckReport) -> Self {
+        Self {
+            ok: r.is_ok(),
+            integrity: r.integrity.clone(),
+            foreign_keys: r
+                .foreign_keys
+                .iter()
+                .map(|v| ViolationJson {
+                    table: v.table.clone(),
+                    rowid: v.rowid,
+                    parent: v.parent.clone(),
+                })
+                .collect(),
+            migrations: r.migrations.iter().map(MigrationJson::from).collect(),
+            out_of_order: r.out_of_order.iter().map(MigrationJson::from).collect(),
+            pending: r.pending.iter().map(MigrationJson::from).collect(),
+            line_endings: r.line_endings.iter().map(MigrationJson::from).collect(),
+        }
+    }
+}

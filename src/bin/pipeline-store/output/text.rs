@@ -1,0 +1,256 @@
+//! Text output: aligned tables and the layouts of `pipeline show` and `check`.
+
+use std::fmt::Write as _;
+
+use pipeline_store::migrate::MigrationState;
+use pipeline_store::model::{Pipeline, ProcessingMetrics};
+use pipeline_store::schema::CheckReport;
+
+pub(crate) fn show_text(p: &Pipeline) -> String {
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "pipeline  {}{}",
+        p.name,
+        if p.archived { " (archived)" } else { "" }
+    );
+    let _ = writeln!(text, "id        {}", p.id);
+    let _ = writeln!(text, "created   {}", p.created_at);
+    let _ = writeln!(text, "updated   {}", p.updated_at);
+    if !p.tags.is_empty() {
+        let _ = writeln!(
+            text,
+            "tags      {}",
+            p.tags.iter().cloned().collect::<Vec<_>>().join(", ")
+        );
+    }
+    let rows: Vec<Vec<String>> = p
+        .stages
+        .iter()
+        .map(|s| {
+            vec![
+                s.order.to_string(),
+                s.name.clone(),
+                s.stage_type.to_string(),
+                s.algorithm.clone(),
+                if s.enabled { "yes" } else { "no" }.to_owned(),
+                if s.parallel_processing { "yes" } else { "no" }.to_owned(),
+                s.chunk_size.map_or_else(|| "-".into(), |c| c.to_string()),
+                s.parameters
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ]
+        })
+        .collect();
+    let _ = writeln!(text, "\nstages");
+    if rows.is_empty() {
+        text.push_str("  (none)\n");
+    } else {
+        text.push_str(&indent(&table(
+            &[
+                "#",
+                "NAME",
+                "TYPE",
+                "ALGORITHM",
+                "ENABLED",
+                "PARALLEL",
+                "CHUNK",
+                "PARAMETERS",
+            ],
+            &rows,
+        )));
+    }
+    if !p.configuration.is_empty() {
+        let _ = writeln!(text, "\nconfiguration");
+        let rows: Vec<Vec<String>> = p
+            .configuration
+            .iter()
+            .map(|(k, v)| vec![k.clone(), v.clone()])
+            .collect();
+        text.push_str(&indent(&table(&["KEY", "VALUE"], &rows)));
+    }
+    if let Some(m) = &p.metrics {
+        let _ = writeln!(text, "\nmetrics");
+        text.push_str(&indent(&metrics_table(m)));
+    }
+    text
+}
+
+pub(crate) fn metrics_table(m: &ProcessingMetrics) -> String {
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+    let rows = vec![
+        vec![
+            "bytes".into(),
+            format!("{} / {}", m.bytes_processed, m.bytes_total),
+        ],
+        vec![
+            "chunks".into(),
+            format!("{} / {}", m.chunks_processed, m.chunks_total),
+        ],
+        vec!["started".into(), opt(m.start_time.map(|t| t.to_string()))],
+        vec!["ended".into(), opt(m.end_time.map(|t| t.to_string()))],
+        vec![
+            "duration".into(),
+            opt(m
+                .processing_duration
+                .map(|d| format!("{} ms", d.as_millis()))),
+        ],
+        vec![
+            "throughput".into(),
+            format!("{:.0} B/s", m.throughput_bytes_per_second),
+        ],
+        vec![
+            "compression ratio".into(),
+            opt(m.compression_ratio.map(|r| format!("{r:.3}"))),
+        ],
+        vec![
+            "errors / warnings".into(),
+            format!("{} / {}", m.error_count, m.warning_count),
+        ],
+        vec![
+            "input".into(),
+            format!(
+                "{} B {}",
+                m.input_file_size_bytes,
+                m.input_file_checksum.as_deref().unwrap_or("")
+            ),
+        ],
+        vec![
+            "output".into(),
+            format!(
+                "{} B {}",
+                m.output_file_size_bytes,
+                m.output_file_checksum.as_deref().unwrap_or("")
+            ),
+        ],
+    ];
+    table(&["FIGURE", "VALUE"], &rows)
+}
+
+pub(crate) fn check_text(report: &CheckReport) -> String {
+    let mut text = String::new();
+    if report.integrity.is_empty() {
+        text.push_str("integrity_check     ok\n");
+    } else {
+        for line in &report.integrity {
+            let _ = writeln!(text, "integrity_check     PROBLEM  {line}");
+        }
+    }
+    if report.foreign_keys.is_empty() {
+        text.push_str("foreign_key_check   ok\n");
+    } else {
+        for v in &report.foreign_keys {
+            let _ = writeln!(
+                text,
+                "foreign_key_check   PROBLEM  {} row {} points at a missing {} row",
+                v.table,
+                v.rowid.map_or_else(|| "?".into(), |r| r.to_string()),
+                v.parent
+            );
+        }
+    }
+    if report.migrations.is_empty() && report.out_of_order.is_empty() {
+        text.push_str("migrations          ok\n");
+    }
+    for row in &report.migrations {
+        let why = match row.state {
+            MigrationState::Modified => "its file changed after it was applied (checksum differs)",
+            MigrationState::Missing => "applied to the database but unknown to this build",
+            MigrationState::Dirty => "recorded as failed (success = 0)",
+            _ => "unexpected state",
+        };
+        let _ = writeln!(
+            text,
+            "migrations          PROBLEM  {} {} ({}): {why}",
+            row.state,
+            row.version,
+            row.file.as_deref().unwrap_or(&row.description)
+        );
+    }
+    for row in &report.out_of_order {
+        let _ = writeln!(
+            text,
+            "migrations          PROBLEM  out of order {} ({}): older than the newest applied migration",
+            row.version,
+            row.file.as_deref().unwrap_or(&row.description)
+        );
+    }
+    for row in &report.line_endings {
+        let _ = writeln!(
+            text,
+            "migrations          note     {} ({}): applied; the file differs only in line endings \
+             (`migrate repair --line-endings` records its checksum)",
+            row.version,
+            row.file.as_deref().unwrap_or(&row.description)
+        );
+    }
+    for row in &report.pending {
+        let _ = writeln!(
+            text,
+            "migrations          pending  {} ({})",
+            row.version,
+            row.file.as_deref().unwrap_or(&row.description)
+        );
+    }
+    text
+}
+
+pub(crate) fn millis(nanos: u64) -> String {
+    #[allow(clippy::cast_precision_loss)] // display only
+    let ms = nanos as f64 / 1e6;
+    format!("{ms:.3} ms")
+}
+
+pub(crate) fn indent(text: &str) -> String {
+    text.lines()
+        .fold(String::with_capacity(text.len() + 64), |mut out, line| {
+            let _ = writeln!(out, "  {line}");
+            out
+        })
+}
+
+/// An aligned table: a header row and rows of cells, columns padded to their widest cell.
+pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut text = String::new();
+    let mut line = |cells: &mut dyn Iterator<Item = &str>| {
+        let mut out = String::new();
+        for (i, (cell, width)) in cells.zip(&widths).enumerate() {
+            if i + 1 == widths.len() {
+                out.push_str(cell);
+            } else {
+                let _ = write!(out, "{cell:<width$}  ");
+            }
+        }
+        text.push_str(out.trim_end());
+        text.push('\n');
+    };
+    line(&mut headers.iter().copied());
+    for row in rows {
+        line(&mut row.iter().map(String::as_str));
+    }
+    text
+}
+
+// JSON shapes: stable and documented in the README. Timestamps are RFC 3339 UTC text.
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align_columns() {
+        let text = table(
+            &["A", "LONG HEADER"],
+            &[vec!["wide cell".into(), "x".into()]],
+        );
+        assert_eq!(text, "A          LONG HEADER\nwide cell  x\n");
+    }
+}
