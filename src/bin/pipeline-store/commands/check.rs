@@ -1,20 +1,16 @@
 //! `check`.
 
-use pipeline_store::schema::{self};
+use pipeline_store::schema;
 
+use crate::output::emit;
 use crate::output::json::CheckJson;
 use crate::output::text::check_text;
-use crate::output::{print, print_json};
 use crate::{Cli, Failure, Outcome, open_unmigrated};
 
 pub(crate) fn check(cli: &Cli) -> Outcome {
     let conn = open_unmigrated(cli)?;
     let report = schema::check(&conn)?;
-    if cli.json {
-        print_json(&CheckJson::from(&report))?;
-    } else {
-        print(&check_text(&report))?;
-    }
+    emit(cli, &CheckJson::from(&report), |_| check_text(&report))?;
     if report.is_ok() {
         Ok(())
     } else {

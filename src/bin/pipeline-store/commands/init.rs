@@ -7,26 +7,34 @@ use pipeline_store::model::{NewPipeline, NewStage, ProcessingMetrics, StageType,
 use pipeline_store::repo::pipelines::{self};
 use pipeline_store::schema::{self, OpenOptions};
 
+use crate::output::emit;
 use crate::output::json::{AppliedJson, InitJson, PipelineJson};
 use crate::output::text::{millis, show_text, table};
-use crate::output::{print, print_json};
 use crate::{Cli, Outcome, open_write};
 
 pub(crate) fn init(cli: &Cli) -> Outcome {
     let (_, report) = OpenOptions::new().open_with_migrator(&cli.db, schema::migrator())?;
     let applied: Vec<AppliedJson> = report.applied.iter().map(AppliedJson::from).collect();
-    if cli.json {
-        return print_json(&InitJson {
-            database: cli.db.clone(),
-            applied,
-        });
-    }
+    let shown = InitJson {
+        database: cli.db.clone(),
+        applied,
+    };
+    emit(cli, &shown, init_text)
+}
+
+fn init_text(shown: &InitJson) -> String {
     let mut text = String::new();
-    if applied.is_empty() {
-        let _ = writeln!(text, "{}: up to date, no migration applied", cli.db);
+    if shown.applied.is_empty() {
+        let _ = writeln!(text, "{}: up to date, no migration applied", shown.database);
     } else {
-        let _ = writeln!(text, "{}: applied {} migration(s)", cli.db, applied.len());
-        let rows: Vec<Vec<String>> = applied
+        let _ = writeln!(
+            text,
+            "{}: applied {} migration(s)",
+            shown.database,
+            shown.applied.len()
+        );
+        let rows: Vec<Vec<String>> = shown
+            .applied
             .iter()
             .map(|a| {
                 vec![
@@ -38,7 +46,7 @@ pub(crate) fn init(cli: &Cli) -> Outcome {
             .collect();
         text.push_str(&table(&["VERSION", "DESCRIPTION", "TIME"], &rows));
     }
-    print(&text)
+    text
 }
 
 pub(crate) fn demo_pipelines() -> Vec<NewPipeline> {
@@ -107,13 +115,13 @@ pub(crate) fn demo(cli: &Cli) -> Outcome {
         };
         shown.push(pipeline);
     }
-    if cli.json {
-        return print_json(&shown.iter().map(PipelineJson::from).collect::<Vec<_>>());
-    }
-    let mut text = format!("{}: {} demo pipelines\n", cli.db, shown.len());
-    for pipeline in &shown {
-        text.push('\n');
-        text.push_str(&show_text(pipeline));
-    }
-    print(&text)
+    let json: Vec<PipelineJson> = shown.iter().map(PipelineJson::from).collect();
+    emit(cli, &json, |_| {
+        let mut text = format!("{}: {} demo pipelines\n", cli.db, shown.len());
+        for pipeline in &shown {
+            text.push('\n');
+            text.push_str(&show_text(pipeline));
+        }
+        text
+    })
 }

@@ -3,22 +3,27 @@
 use std::io::Write as _;
 use std::path::Path;
 
-use pipeline_store::migrate::{Migrator, Repair};
+use pipeline_store::migrate::{MigrationStatus, Migrator, Repair};
 use pipeline_store::model::Timestamp;
 use pipeline_store::schema::{self};
 
 use crate::commands::init::init;
-use crate::output::json::{AddedJson, AppliedJson, MigrationJson, PendingJson, RevertedJson};
+use crate::output::json::{
+    AddedJson, AppliedJson, BaselinedJson, MigrationJson, PendingJson, RepairJson, RevertedJson,
+    ValidationJson,
+};
 use crate::output::text::{millis, table};
-use crate::output::{print, print_json};
+use crate::output::{emit, print};
 use crate::{Cli, Failure, Outcome, open_history, open_unmigrated};
 
 pub(crate) fn migrate_info(cli: &Cli) -> Outcome {
     let conn = open_unmigrated(cli)?;
     let status = schema::migrator().status(&conn)?;
-    if cli.json {
-        return print_json(&status.iter().map(MigrationJson::from).collect::<Vec<_>>());
-    }
+    let rows: Vec<MigrationJson> = status.iter().map(MigrationJson::from).collect();
+    emit(cli, &rows, |_| migrations_text(&status))
+}
+
+fn migrations_text(status: &[MigrationStatus]) -> String {
     let rows: Vec<Vec<String>> = status
         .iter()
         .map(|row| {
@@ -37,31 +42,31 @@ pub(crate) fn migrate_info(cli: &Cli) -> Outcome {
             ]
         })
         .collect();
-    print(&table(
+    table(
         &["VERSION", "STATE", "DESCRIPTION", "INSTALLED ON", "TIME"],
         &rows,
-    ))
+    )
 }
 
 pub(crate) fn migrate_run(cli: &Cli, dry_run: bool) -> Outcome {
     if dry_run {
         let conn = open_unmigrated(cli)?;
         let pending = schema::migrator().pending(&conn)?;
-        if cli.json {
-            return print_json(&pending.iter().map(PendingJson::from).collect::<Vec<_>>());
-        }
-        if pending.is_empty() {
-            return print("nothing to apply\n");
-        }
-        let rows: Vec<Vec<String>> = pending
-            .iter()
-            .map(|p| vec![p.version.to_string(), p.description.clone(), p.file.clone()])
-            .collect();
-        return print(&format!(
-            "would apply {} migration(s):\n{}",
-            pending.len(),
-            table(&["VERSION", "DESCRIPTION", "FILE"], &rows)
-        ));
+        let rows: Vec<PendingJson> = pending.iter().map(PendingJson::from).collect();
+        return emit(cli, &rows, |rows| {
+            if rows.is_empty() {
+                return "nothing to apply\n".to_owned();
+            }
+            let lines: Vec<Vec<String>> = rows
+                .iter()
+                .map(|p| vec![p.version.to_string(), p.description.clone(), p.file.clone()])
+                .collect();
+            format!(
+                "would apply {} migration(s):\n{}",
+                rows.len(),
+                table(&["VERSION", "DESCRIPTION", "FILE"], &lines)
+            )
+        });
     }
     init(cli)
 }
@@ -84,40 +89,39 @@ pub(crate) fn migrate_revert(cli: &Cli, to: Option<i64>) -> Outcome {
     };
     let report = schema::migrator().revert_to(&mut conn, target)?;
     let reverted: Vec<AppliedJson> = report.reverted.iter().map(AppliedJson::from).collect();
-    if cli.json {
-        return print_json(&RevertedJson { reverted });
-    }
-    if reverted.is_empty() {
-        return print("nothing to revert\n");
-    }
-    let rows: Vec<Vec<String>> = reverted
-        .iter()
-        .map(|r| {
-            vec![
-                r.version.to_string(),
-                r.description.clone(),
-                millis(r.execution_time_ns),
-            ]
-        })
-        .collect();
-    print(&format!(
-        "reverted {} migration(s):\n{}",
-        reverted.len(),
-        table(&["VERSION", "DESCRIPTION", "TIME"], &rows)
-    ))
+    emit(cli, &RevertedJson { reverted }, |shown| {
+        if shown.reverted.is_empty() {
+            return "nothing to revert\n".to_owned();
+        }
+        let rows: Vec<Vec<String>> = shown
+            .reverted
+            .iter()
+            .map(|r| {
+                vec![
+                    r.version.to_string(),
+                    r.description.clone(),
+                    millis(r.execution_time_ns),
+                ]
+            })
+            .collect();
+        format!(
+            "reverted {} migration(s):\n{}",
+            shown.reverted.len(),
+            table(&["VERSION", "DESCRIPTION", "TIME"], &rows)
+        )
+    })
 }
 
 pub(crate) fn migrate_baseline(cli: &Cli, version: i64) -> Outcome {
     // Recording history in a file that does not exist would create a database of rows only.
     let mut conn = open_history(cli)?;
     let marked = schema::migrator().baseline(&mut conn, version)?;
-    if cli.json {
-        return print_json(&serde_json::json!({ "baselined": marked }));
-    }
-    print(&format!(
-        "recorded {} migration(s) up to {version} as applied without running them\n",
-        marked.len()
-    ))
+    emit(cli, &BaselinedJson { baselined: marked }, |shown| {
+        format!(
+            "recorded {} migration(s) up to {version} as applied without running them\n",
+            shown.baselined.len()
+        )
+    })
 }
 
 pub(crate) fn migrate_repair(cli: &Cli, repair: &Repair) -> Outcome {
@@ -128,17 +132,17 @@ pub(crate) fn migrate_repair(cli: &Cli, repair: &Repair) -> Outcome {
     }
     let mut conn = open_history(cli)?;
     let report = schema::migrator().repair(&mut conn, repair)?;
-    if cli.json {
-        return print_json(&serde_json::json!({
-            "checksums_rewritten": report.checksums_rewritten,
-            "marked_applied": report.marked_applied,
-            "forgotten": report.forgotten,
-        }));
-    }
-    print(&format!(
-        "checksums rewritten: {:?}\nmarked applied: {:?}\nforgotten: {:?}\n",
-        report.checksums_rewritten, report.marked_applied, report.forgotten
-    ))
+    let shown = RepairJson {
+        checksums_rewritten: report.checksums_rewritten,
+        marked_applied: report.marked_applied,
+        forgotten: report.forgotten,
+    };
+    emit(cli, &shown, |r| {
+        format!(
+            "checksums rewritten: {:?}\nmarked applied: {:?}\nforgotten: {:?}\n",
+            r.checksums_rewritten, r.marked_applied, r.forgotten
+        )
+    })
 }
 
 pub(crate) fn migrate_validate(cli: &Cli, source: Option<&Path>) -> Outcome {
@@ -151,17 +155,17 @@ pub(crate) fn migrate_validate(cli: &Cli, source: Option<&Path>) -> Outcome {
         None => schema::migrator(),
     };
     let report = migrator.validate()?;
-    if cli.json {
-        return print_json(&serde_json::json!({
-            "reversible": report.reversible,
-            "irreversible": report.irreversible,
-        }));
-    }
-    print(&format!(
-        "valid: {} migration(s) run up, down and up again; {} without a down script run up only\n",
-        report.reversible.len(),
-        report.irreversible.len()
-    ))
+    let shown = ValidationJson {
+        reversible: report.reversible,
+        irreversible: report.irreversible,
+    };
+    emit(cli, &shown, |v| {
+        format!(
+            "valid: {} migration(s) run up, down and up again; {} without a down script run up only\n",
+            v.reversible.len(),
+            v.irreversible.len()
+        )
+    })
 }
 
 pub(crate) fn migrate_add(cli: &Cli, description: &str, source: &Path) -> Outcome {
@@ -227,11 +231,9 @@ pub(crate) fn migrate_add(cli: &Cli, description: &str, source: &Path) -> Outcom
         .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", path.display())))?;
     writeln!(file, "-- {words}")
         .map_err(|e| Failure::Database(format!("cannot write {}: {e}", path.display())))?;
-    if cli.json {
-        return print_json(&AddedJson {
-            file: path.display().to_string(),
-            version: version.parse().unwrap_or(0),
-        });
-    }
-    print(&format!("created {}\n", path.display()))
+    let added = AddedJson {
+        file: path.display().to_string(),
+        version: version.parse().unwrap_or(0),
+    };
+    emit(cli, &added, |a| format!("created {}\n", a.file))
 }

@@ -1,12 +1,12 @@
 //! `pipeline create|list|show|rename|archive|restore|delete`.
 
 use pipeline_store::model::{NewPipeline, NewStage, Pipeline, PipelineId, StageType};
-use pipeline_store::repo::pipelines::{self, ListQuery};
+use pipeline_store::repo::pipelines::{self, ListQuery, PipelineSummary};
 use pipeline_store::rusqlite::Connection;
 
+use crate::output::emit;
 use crate::output::json::{DoneJson, PipelineJson, SummaryJson};
 use crate::output::text::{show_text, table};
-use crate::output::{print, print_json};
 use crate::{Cli, Failure, Outcome, PipelineCommand, open_read, open_write};
 
 pub(crate) fn find(conn: &Connection, key: &str) -> Result<Pipeline, Failure> {
@@ -118,9 +118,11 @@ pub(crate) fn list_pipelines(
         query = query.after(last.name.clone());
         all_pages.extend(page);
     }
-    if cli.json {
-        return print_json(&all_pages.iter().map(SummaryJson::from).collect::<Vec<_>>());
-    }
+    let json: Vec<SummaryJson> = all_pages.iter().map(SummaryJson::from).collect();
+    emit(cli, &json, |_| summaries_text(&all_pages))
+}
+
+fn summaries_text(all_pages: &[PipelineSummary]) -> String {
     let rows: Vec<Vec<String>> = all_pages
         .iter()
         .map(|s| {
@@ -133,10 +135,7 @@ pub(crate) fn list_pipelines(
             ]
         })
         .collect();
-    print(&table(
-        &["NAME", "STAGES", "STATUS", "UPDATED", "ID"],
-        &rows,
-    ))
+    table(&["NAME", "STAGES", "STATUS", "UPDATED", "ID"], &rows)
 }
 
 pub(crate) fn pipeline(cli: &Cli, command: &PipelineCommand) -> Outcome {
@@ -197,21 +196,18 @@ pub(crate) fn done(
     new_name: Option<&String>,
 ) -> Outcome {
     let name = new_name.unwrap_or(&pipeline.name);
-    if cli.json {
-        return print_json(&DoneJson {
-            action: action.to_owned(),
-            id: pipeline.id.to_string(),
-            name: name.clone(),
-        });
-    }
-    print(&format!("{action} pipeline `{name}` ({})\n", pipeline.id))
+    let done = DoneJson {
+        action: action.to_owned(),
+        id: pipeline.id.to_string(),
+        name: name.clone(),
+    };
+    emit(cli, &done, |d| {
+        format!("{} pipeline `{}` ({})\n", d.action, d.name, d.id)
+    })
 }
 
 pub(crate) fn show(cli: &Cli, pipeline: &Pipeline) -> Outcome {
-    if cli.json {
-        return print_json(&PipelineJson::from(pipeline));
-    }
-    print(&show_text(pipeline))
+    emit(cli, &PipelineJson::from(pipeline), |_| show_text(pipeline))
 }
 
 #[cfg(test)]

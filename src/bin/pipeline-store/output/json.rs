@@ -253,3 +253,24 @@ impl From<&CheckReport> for CheckJson {
         }
     }
 }
+
+/// `migrate baseline`: the versions recorded as applied.
+#[derive(Serialize)]
+pub(crate) struct BaselinedJson {
+    pub(crate) baselined: Vec<i64>,
+}
+
+/// `migrate repair`: what was repaired, by version.
+#[derive(Serialize)]
+pub(crate) struct RepairJson {
+    pub(crate) checksums_rewritten: Vec<i64>,
+    pub(crate) marked_applied: Vec<i64>,
+    pub(crate) forgotten: Vec<i64>,
+}
+
+/// `migrate validate`: the versions run up, down and up again, and those without a down script.
+#[derive(Serialize)]
+pub(crate) struct ValidationJson {
+    pub(crate) reversible: Vec<i64>,
+    pub(crate) irreversible: Vec<i64>,
+}

@@ -7,7 +7,16 @@ use std::io::Write as _;
 
 use serde::Serialize;
 
-use crate::{Failure, Outcome};
+use crate::{Cli, Failure, Outcome};
+
+/// Prints `value` as JSON with `--json`, or as the text `text` makes of it.
+pub(crate) fn emit<T: Serialize>(cli: &Cli, value: &T, text: impl FnOnce(&T) -> String) -> Outcome {
+    if cli.json {
+        print_json(value)
+    } else {
+        print(&text(value))
+    }
+}
 
 /// A reader that went away (`| head`) is not an error: stop writing quietly.
 pub(crate) fn written(result: std::io::Result<()>) -> Outcome {
