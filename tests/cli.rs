@@ -855,3 +855,32 @@ fn migrate_add_warns_when_an_existing_file_is_dated_later() -> TestResult {
     assert!(stderr(&quiet).is_empty(), "{}", stderr(&quiet));
     Ok(())
 }
+
+#[test]
+fn revert_and_info_answer_in_json_whatever_the_history() -> TestResult {
+    let db = TempDb::new()?;
+    assert!(pipeline_store::create_database_if_missing(&db.url())?);
+    let nothing = json(&run(&db, &["migrate", "revert", "--json"]));
+    assert_eq!(nothing, serde_json::json!({ "reverted": [] }));
+    assert_eq!(
+        stdout(&run(&db, &["migrate", "revert"])),
+        "nothing to revert\n"
+    );
+
+    run(&db, &["init"]);
+    // sqlx records -1 until it knows how long a migration took.
+    raw(&db.path)?.execute(
+        "UPDATE _sqlx_migrations SET execution_time = -1 WHERE version = 20250101000000",
+        [],
+    )?;
+    let info = json(&run(&db, &["migrate", "info", "--json"]));
+    let rows = info.as_array().ok_or("rows")?;
+    assert_eq!(rows[0]["execution_time_ns"], Value::Null);
+    assert!(rows[1]["execution_time_ns"].is_u64(), "{}", rows[1]);
+    let reverted = json(&run(&db, &["migrate", "revert", "--json"]));
+    assert!(
+        reverted["reverted"][0]["execution_time_ns"].is_u64(),
+        "{reverted}"
+    );
+    Ok(())
+}

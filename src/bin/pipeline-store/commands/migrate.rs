@@ -8,12 +8,12 @@ use pipeline_store::model::Timestamp;
 use pipeline_store::schema::{self};
 
 use crate::commands::init::init;
+use crate::output::emit;
 use crate::output::json::{
     AddedJson, AppliedJson, BaselinedJson, MigrationJson, PendingJson, RepairJson, RevertedJson,
     ValidationJson,
 };
 use crate::output::text::{millis, table};
-use crate::output::{emit, print};
 use crate::{Cli, Failure, Outcome, open_history, open_unmigrated};
 
 pub(crate) fn migrate_info(cli: &Cli) -> Outcome {
@@ -79,7 +79,9 @@ pub(crate) fn migrate_revert(cli: &Cli, to: Option<i64>) -> Outcome {
         // The last applied migration: revert to the one before it.
         let applied = pipeline_store::migrate::applied(&conn)?;
         if applied.is_empty() {
-            return print("nothing to revert\n");
+            return emit(cli, &RevertedJson { reverted: vec![] }, |_| {
+                "nothing to revert\n".to_owned()
+            });
         }
         applied
             .iter()

@@ -1,12 +1,18 @@
 //! JSON output: one typed shape per thing printed, as the README documents them.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use pipeline_store::migrate::{AppliedStep, MigrationStatus, PendingMigration};
 use pipeline_store::model::Pipeline;
 use pipeline_store::repo::pipelines::PipelineSummary;
 use pipeline_store::schema::CheckReport;
 use serde::Serialize;
+
+/// A duration in whole nanoseconds, the unit of every `execution_time_ns`.
+pub(crate) fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
 
 #[derive(Serialize)]
 pub(crate) struct AppliedJson {
@@ -20,7 +26,7 @@ impl From<&AppliedStep> for AppliedJson {
         Self {
             version: step.version,
             description: step.description.clone(),
-            execution_time_ns: u64::try_from(step.elapsed.as_nanos()).unwrap_or(u64::MAX),
+            execution_time_ns: nanos(step.elapsed),
         }
     }
 }
@@ -73,7 +79,7 @@ pub(crate) struct MigrationJson {
     pub(crate) description: String,
     pub(crate) file: Option<String>,
     pub(crate) installed_on: Option<String>,
-    pub(crate) execution_time_ns: Option<i64>,
+    pub(crate) execution_time_ns: Option<u64>,
 }
 
 impl From<&MigrationStatus> for MigrationJson {
@@ -87,7 +93,11 @@ impl From<&MigrationStatus> for MigrationJson {
                 a.installed_at()
                     .map_or_else(|| a.installed_on.clone(), |t| t.to_string())
             }),
-            execution_time_ns: row.applied.as_ref().map(|a| a.execution_time),
+            execution_time_ns: row
+                .applied
+                .as_ref()
+                .and_then(pipeline_store::migrate::AppliedMigration::duration)
+                .map(nanos),
         }
     }
 }
