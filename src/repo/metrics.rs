@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, Row, params};
 
-use super::{Source, to_i64, write};
+use super::{Source, pipeline_not_found, to_i64, write};
 use crate::error::{Error, Result};
 use crate::model::{PipelineId, ProcessingMetrics, Timestamp};
 
@@ -38,15 +38,21 @@ const UPSERT: &str = "INSERT INTO processing_metrics (pipeline_id, bytes_process
      warning_count = excluded.warning_count, input_file_size_bytes = excluded.input_file_size_bytes, \
      output_file_size_bytes = excluded.output_file_size_bytes, \
      input_file_checksum = excluded.input_file_checksum, output_file_checksum = excluded.output_file_checksum";
-const BY_PIPELINE: &str = "SELECT pipeline_id, bytes_processed, bytes_total, chunks_processed, chunks_total, \
-     start_time_rfc3339, end_time_rfc3339, processing_duration_ms, throughput_bytes_per_second, \
-     compression_ratio, error_count, warning_count, input_file_size_bytes, output_file_size_bytes, \
-     input_file_checksum, output_file_checksum FROM processing_metrics WHERE pipeline_id = ?1";
-const OF_PIPELINES: &str = "SELECT pipeline_id, bytes_processed, bytes_total, chunks_processed, chunks_total, \
-     start_time_rfc3339, end_time_rfc3339, processing_duration_ms, throughput_bytes_per_second, \
-     compression_ratio, error_count, warning_count, input_file_size_bytes, output_file_size_bytes, \
-     input_file_checksum, output_file_checksum FROM processing_metrics \
-     WHERE pipeline_id IN (SELECT value FROM json_each(?1))";
+/// A `SELECT` of the owner and every metrics column (the order `decode` reads), then `$rest`.
+macro_rules! select_metrics {
+    ($rest:literal) => {
+        concat!(
+            "SELECT pipeline_id, bytes_processed, bytes_total, chunks_processed, chunks_total, \
+             start_time_rfc3339, end_time_rfc3339, processing_duration_ms, throughput_bytes_per_second, \
+             compression_ratio, error_count, warning_count, input_file_size_bytes, output_file_size_bytes, \
+             input_file_checksum, output_file_checksum FROM processing_metrics ",
+            $rest
+        )
+    };
+}
+const BY_PIPELINE: &str = select_metrics!("WHERE pipeline_id = ?1");
+const OF_PIPELINES: &str =
+    select_metrics!("WHERE pipeline_id IN (SELECT value FROM json_each(?1))");
 const DELETE: &str = "DELETE FROM processing_metrics WHERE pipeline_id = ?1";
 
 #[cfg(test)]
@@ -192,13 +198,6 @@ pub(crate) fn load_many(
     Ok(all)
 }
 
-fn pipeline_not_found(pipeline: &PipelineId) -> Error {
-    Error::NotFound {
-        entity: "pipeline",
-        key: pipeline.to_string(),
-    }
-}
-
 /// Records a run's metrics: every column is written, replacing what was there.
 ///
 /// # Errors
@@ -208,9 +207,7 @@ fn pipeline_not_found(pipeline: &PipelineId) -> Error {
 pub fn record(conn: &Connection, pipeline: &PipelineId, metrics: &ProcessingMetrics) -> Result<()> {
     check(metrics)?;
     write(conn, |conn| {
-        if !super::pipelines::exists(conn, pipeline)? {
-            return Err(pipeline_not_found(pipeline));
-        }
+        super::require_pipeline(conn, pipeline)?;
         upsert(conn, pipeline, metrics)
     })
 }
@@ -248,7 +245,7 @@ pub fn update_progress(
         let now = Timestamp::now();
         let mut metrics = match get(conn, pipeline)? {
             Some(m) => m,
-            None if super::pipelines::exists(conn, pipeline)? => ProcessingMetrics {
+            None if super::pipeline_exists(conn, pipeline)? => ProcessingMetrics {
                 start_time: Some(now),
                 ..ProcessingMetrics::default()
             },
@@ -279,9 +276,7 @@ pub fn update_progress(
 /// [`Error::NotFound`] when the pipeline does not exist.
 pub fn clear(conn: &Connection, pipeline: &PipelineId) -> Result<()> {
     write(conn, |conn| {
-        if !super::pipelines::exists(conn, pipeline)? {
-            return Err(pipeline_not_found(pipeline));
-        }
+        super::require_pipeline(conn, pipeline)?;
         delete(conn, pipeline)
     })
 }

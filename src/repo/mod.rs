@@ -24,9 +24,10 @@ mod kv;
 
 use std::fmt::Write as _;
 
-use rusqlite::{Connection, Row, TransactionBehavior, types::FromSql};
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, types::FromSql};
 
 use crate::error::{Error, Result};
+use crate::model::PipelineId;
 
 /// Runs `f` atomically: in a new `BEGIN IMMEDIATE` transaction, or in a savepoint of the
 /// caller's open transaction.
@@ -70,6 +71,38 @@ pub(crate) fn read<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T
         Ok(value)
     } else {
         f(conn)
+    }
+}
+
+/// Whether the pipeline row exists. The one statement on `pipelines` that lives here rather than
+/// in `pipelines`: every child table's module asks it, and `pipelines` (the aggregate) calls
+/// into those modules, so keeping it here keeps the modules from importing each other in a
+/// circle.
+const PIPELINE_EXISTS: &str = "SELECT 1 FROM pipelines WHERE id = ?1";
+
+/// Whether a pipeline with this id exists (archived or not).
+pub(crate) fn pipeline_exists(conn: &Connection, id: &PipelineId) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(PIPELINE_EXISTS)?
+        .query_row([id], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// [`Error::NotFound`] for a pipeline.
+pub(crate) fn pipeline_not_found(id: &PipelineId) -> Error {
+    Error::NotFound {
+        entity: "pipeline",
+        key: id.to_string(),
+    }
+}
+
+/// Fails with [`Error::NotFound`] unless the pipeline exists.
+pub(crate) fn require_pipeline(conn: &Connection, id: &PipelineId) -> Result<()> {
+    if pipeline_exists(conn, id)? {
+        Ok(())
+    } else {
+        Err(pipeline_not_found(id))
     }
 }
 
@@ -194,7 +227,7 @@ pub(crate) fn check_key(field: &str, key: &str) -> Result<()> {
 /// Every statement of the repositories, for the query-plan test.
 #[cfg(test)]
 pub(crate) fn all_statements() -> Vec<(&'static str, &'static str)> {
-    let mut all = Vec::new();
+    let mut all = vec![("pipeline exists", PIPELINE_EXISTS)];
     all.extend_from_slice(pipelines::STATEMENTS);
     all.extend_from_slice(stages::STATEMENTS);
     all.extend_from_slice(kv::STATEMENTS);

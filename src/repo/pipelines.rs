@@ -25,9 +25,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, Row, params};
 
-use super::kv::{CONFIGURATION, PARAMETERS, entries_by_owner};
+use super::kv::{CONFIGURATION, PARAMETERS};
 use super::{Source, check_name, json_array, metrics, read, stages, tags, write};
 use crate::error::{ConstraintKind, Error, Result};
 use crate::model::{NewPipeline, Pipeline, PipelineId, Stage, StageId, Timestamp};
@@ -40,7 +40,6 @@ const BY_ID: &str =
     "SELECT id, name, archived, created_at, updated_at FROM pipelines WHERE id = ?1";
 const BY_NAME: &str =
     "SELECT id, name, archived, created_at, updated_at FROM pipelines WHERE name = ?1";
-const EXISTS: &str = "SELECT 1 FROM pipelines WHERE id = ?1";
 const HOLDER_ARCHIVED: &str = "SELECT archived FROM pipelines WHERE name = ?1";
 const COUNT_ALL: &str = "SELECT count(*) FROM pipelines";
 const COUNT_ACTIVE: &str = "SELECT count(*) FROM pipelines WHERE archived = false";
@@ -78,31 +77,11 @@ const RENAME: &str = "UPDATE pipelines SET name = ?2, updated_at = ?3 WHERE id =
 const TOUCH: &str = "UPDATE pipelines SET updated_at = ?2 WHERE id = ?1";
 const DELETE: &str = "DELETE FROM pipelines WHERE id = ?1";
 const ARCHIVE_PIPELINE: &str = "UPDATE pipelines SET archived = ?2, updated_at = ?3 WHERE id = ?1";
-const ARCHIVE_STAGES: &str = "UPDATE pipeline_stages SET archived = ?2, updated_at = ?3 \
-     WHERE pipeline_id = ?1 AND archived IS NOT ?2";
-const ARCHIVE_PARAMETERS: &str = "UPDATE stage_parameters SET archived = ?2, updated_at = ?3 \
-     WHERE stage_id IN (SELECT id FROM pipeline_stages WHERE pipeline_id = ?1) AND archived IS NOT ?2";
-const ARCHIVE_CONFIGURATION: &str = "UPDATE pipeline_configuration SET archived = ?2, updated_at = ?3 \
-     WHERE pipeline_id = ?1 AND archived IS NOT ?2";
-const INSERT_CONFIGURATION: &str = "INSERT INTO pipeline_configuration (pipeline_id, key, value, archived, created_at, updated_at) \
-     VALUES (?1, ?2, ?3, FALSE, ?4, ?4)";
-
-// The children of a set of pipelines, `?1` being a JSON array of pipeline ids.
-const STAGES_OF: &str = "SELECT id, pipeline_id, name, stage_type, algorithm, enabled, stage_order, \
-     parallel_processing, chunk_size, archived, created_at, updated_at \
-     FROM pipeline_stages WHERE pipeline_id IN (SELECT value FROM json_each(?1)) ORDER BY stage_order";
-const PARAMETERS_OF: &str = "SELECT stage_parameters.stage_id, stage_parameters.key, stage_parameters.value \
-     FROM pipeline_stages JOIN stage_parameters ON stage_parameters.stage_id = pipeline_stages.id \
-     WHERE pipeline_stages.pipeline_id IN (SELECT value FROM json_each(?1))";
-const CONFIGURATION_OF: &str = "SELECT pipeline_id, key, value FROM pipeline_configuration \
-     WHERE pipeline_id IN (SELECT value FROM json_each(?1))";
-
 #[cfg(test)]
 pub(crate) const STATEMENTS: &[(&str, &str)] = &[
     ("pipelines insert", INSERT),
     ("pipelines by id", BY_ID),
     ("pipelines by name", BY_NAME),
-    ("pipelines exists", EXISTS),
     ("pipelines holder", HOLDER_ARCHIVED),
     ("pipelines count all", COUNT_ALL),
     ("pipelines count active", COUNT_ACTIVE),
@@ -117,13 +96,6 @@ pub(crate) const STATEMENTS: &[(&str, &str)] = &[
     ("pipelines touch", TOUCH),
     ("pipelines delete", DELETE),
     ("archive pipeline", ARCHIVE_PIPELINE),
-    ("archive stages", ARCHIVE_STAGES),
-    ("archive parameters", ARCHIVE_PARAMETERS),
-    ("archive configuration", ARCHIVE_CONFIGURATION),
-    ("configuration insert", INSERT_CONFIGURATION),
-    ("stages of", STAGES_OF),
-    ("parameters of", PARAMETERS_OF),
-    ("configuration of", CONFIGURATION_OF),
 ];
 
 /// Which pipelines a list or count covers.
@@ -306,26 +278,9 @@ fn assemble(conn: &Connection, heads: Vec<Head>) -> Result<Vec<Pipeline>> {
     }
     let ids = json_array(heads.iter().map(|h| h.id.as_str()));
 
-    let mut stages_by_pipeline: HashMap<PipelineId, Vec<Stage>> = HashMap::new();
-    {
-        let mut statement = conn.prepare_cached(STAGES_OF)?;
-        let mut rows = statement.query([&ids])?;
-        while let Some(row) = rows.next()? {
-            let stage = stages::decode(row)?;
-            stages_by_pipeline
-                .entry(stage.pipeline_id.clone())
-                .or_default()
-                .push(stage);
-        }
-    }
-    let mut parameters = entries_by_owner(conn, PARAMETERS_OF, &ids, PARAMETERS.name, "stage_id")?;
-    let mut configuration = entries_by_owner(
-        conn,
-        CONFIGURATION_OF,
-        &ids,
-        CONFIGURATION.name,
-        "pipeline_id",
-    )?;
+    let mut stages_by_pipeline = stages::load_many(conn, &ids)?;
+    let mut parameters = PARAMETERS.load_many(conn, &ids)?;
+    let mut configuration = CONFIGURATION.load_many(conn, &ids)?;
     let mut metrics = metrics::load_many(conn, &ids)?;
     let mut tags = tags::load_many(conn, &ids)?;
 
@@ -417,8 +372,7 @@ pub fn create(conn: &Connection, new: &NewPipeline) -> Result<Pipeline> {
             created.push(stages::insert(conn, &id, stage, order, false, now)?);
         }
         for (key, value) in &new.configuration {
-            conn.prepare_cached(INSERT_CONFIGURATION)?
-                .execute(params![id, key, value, now])?;
+            CONFIGURATION.insert(conn, id.as_str(), key, value, false, now)?;
         }
         for tag in &new.tags {
             tags::insert(conn, &id, tag, now)?;
@@ -467,11 +421,7 @@ pub fn find_by_name(conn: &Connection, name: &str) -> Result<Option<Pipeline>> {
 ///
 /// [`Error::Sqlite`] when the database cannot be read.
 pub fn exists(conn: &Connection, id: &PipelineId) -> Result<bool> {
-    Ok(conn
-        .prepare_cached(EXISTS)?
-        .query_row([id], |_| Ok(()))
-        .optional()?
-        .is_some())
+    super::pipeline_exists(conn, id)
 }
 
 /// How many pipelines have this status.
@@ -564,12 +514,7 @@ pub fn rename(conn: &Connection, id: &PipelineId, name: &str) -> Result<()> {
     })
 }
 
-fn not_found(id: &PipelineId) -> Error {
-    Error::NotFound {
-        entity: "pipeline",
-        key: id.to_string(),
-    }
-}
+use super::pipeline_not_found as not_found;
 
 /// Sets `archived` on a pipeline and on its stages, parameters and configuration.
 fn set_archived(conn: &Connection, id: &PipelineId, archived: bool, now: Timestamp) -> Result<()> {
@@ -579,10 +524,9 @@ fn set_archived(conn: &Connection, id: &PipelineId, archived: bool, now: Timesta
     if changed == 0 {
         return Err(not_found(id));
     }
-    for sql in [ARCHIVE_STAGES, ARCHIVE_PARAMETERS, ARCHIVE_CONFIGURATION] {
-        conn.prepare_cached(sql)?
-            .execute(params![id, archived, now])?;
-    }
+    stages::set_archived_of_pipeline(conn, id, archived, now)?;
+    PARAMETERS.set_archived_of_pipeline(conn, id.as_str(), archived, now)?;
+    CONFIGURATION.set_archived_of_pipeline(conn, id.as_str(), archived, now)?;
     Ok(())
 }
 

@@ -20,28 +20,34 @@
 //! # Ok::<(), pipeline_store::Error>(())
 //! ```
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::kv::{PARAMETERS, entries_by_owner};
-use super::{Source, check_key, check_name, read, to_i64, write};
+use super::kv::{PARAMETERS, parameters_of_pipeline};
+use super::{Source, check_key, check_name, pipeline_not_found, read, to_i64, write};
 use crate::error::{Error, Result};
 use crate::model::{NewStage, PipelineId, Stage, StageId, StageType, Timestamp};
+
+/// A `SELECT` of every stage column (the order `decode` reads), then `$rest`.
+macro_rules! select_stages {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, pipeline_id, name, stage_type, algorithm, enabled, stage_order, \
+             parallel_processing, chunk_size, archived, created_at, updated_at FROM pipeline_stages ",
+            $rest
+        )
+    };
+}
 
 const INSERT: &str = "INSERT INTO pipeline_stages (id, pipeline_id, name, stage_type, algorithm, enabled, \
      stage_order, parallel_processing, chunk_size, archived, created_at, updated_at) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)";
-const INSERT_PARAMETER: &str = "INSERT INTO stage_parameters (stage_id, key, value, archived, created_at, updated_at) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?5)";
-const BY_ID: &str = "SELECT id, pipeline_id, name, stage_type, algorithm, enabled, stage_order, \
-     parallel_processing, chunk_size, archived, created_at, updated_at FROM pipeline_stages WHERE id = ?1";
-const OF_PIPELINE: &str = "SELECT id, pipeline_id, name, stage_type, algorithm, enabled, stage_order, \
-     parallel_processing, chunk_size, archived, created_at, updated_at FROM pipeline_stages \
-     WHERE pipeline_id = ?1 ORDER BY stage_order";
-const PARAMETERS_OF_PIPELINE: &str = "SELECT stage_parameters.stage_id, stage_parameters.key, stage_parameters.value \
-     FROM pipeline_stages JOIN stage_parameters ON stage_parameters.stage_id = pipeline_stages.id \
-     WHERE pipeline_stages.pipeline_id = ?1";
+const BY_ID: &str = select_stages!("WHERE id = ?1");
+const OF_PIPELINE: &str = select_stages!("WHERE pipeline_id = ?1 ORDER BY stage_order");
+/// The stages of the pipelines in the JSON array `?1`.
+const OF_PIPELINES: &str =
+    select_stages!("WHERE pipeline_id IN (SELECT value FROM json_each(?1)) ORDER BY stage_order");
 const UPDATE: &str = "UPDATE pipeline_stages SET name = ?2, stage_type = ?3, algorithm = ?4, enabled = ?5, \
      stage_order = ?6, parallel_processing = ?7, chunk_size = ?8, updated_at = ?9 WHERE id = ?1";
 const SET_ENABLED: &str =
@@ -53,16 +59,18 @@ const DELETE: &str = "DELETE FROM pipeline_stages WHERE id = ?1";
 const OWNER: &str = "SELECT pipeline_id, stage_order FROM pipeline_stages WHERE id = ?1";
 const PIPELINE_STATE: &str = "SELECT archived, (SELECT max(stage_order) FROM pipeline_stages WHERE pipeline_id = ?1) \
      FROM pipelines WHERE id = ?1";
+const ARCHIVE_OF_PIPELINE: &str = "UPDATE pipeline_stages SET archived = ?2, updated_at = ?3 \
+     WHERE pipeline_id = ?1 AND archived IS NOT ?2";
 const ORDER_TAKEN: &str =
     "SELECT 1 FROM pipeline_stages WHERE pipeline_id = ?1 AND stage_order = ?2 AND id IS NOT ?3";
 
 #[cfg(test)]
 pub(crate) const STATEMENTS: &[(&str, &str)] = &[
     ("stages insert", INSERT),
-    ("parameters insert", INSERT_PARAMETER),
     ("stages by id", BY_ID),
     ("stages of pipeline", OF_PIPELINE),
-    ("parameters of pipeline", PARAMETERS_OF_PIPELINE),
+    ("stages of pipelines", OF_PIPELINES),
+    ("stages archive", ARCHIVE_OF_PIPELINE),
     ("stages update", UPDATE),
     ("stages set enabled", SET_ENABLED),
     ("stages set order", SET_ORDER),
@@ -202,8 +210,7 @@ fn insert_rows(conn: &Connection, stage: &Stage, archived: bool, now: Timestamp)
         now
     ])?;
     for (key, value) in &stage.parameters {
-        conn.prepare_cached(INSERT_PARAMETER)?
-            .execute(params![stage.id, key, value, archived, now])?;
+        PARAMETERS.insert(conn, stage.id.as_str(), key, value, archived, now)?;
     }
     Ok(())
 }
@@ -277,6 +284,34 @@ pub(crate) fn replace_in(
     Ok(changed)
 }
 
+/// The stages of the pipelines in the JSON array `ids` (parameters left empty), by pipeline, each
+/// pipeline's in order.
+pub(crate) fn load_many(conn: &Connection, ids: &str) -> Result<HashMap<PipelineId, Vec<Stage>>> {
+    let mut statement = conn.prepare_cached(OF_PIPELINES)?;
+    let mut rows = statement.query([ids])?;
+    let mut by_pipeline: HashMap<PipelineId, Vec<Stage>> = HashMap::new();
+    while let Some(row) = rows.next()? {
+        let stage = decode(row)?;
+        by_pipeline
+            .entry(stage.pipeline_id.clone())
+            .or_default()
+            .push(stage);
+    }
+    Ok(by_pipeline)
+}
+
+/// Sets `archived` on every stage of a pipeline; the caller holds a write transaction.
+pub(crate) fn set_archived_of_pipeline(
+    conn: &Connection,
+    pipeline: &PipelineId,
+    archived: bool,
+    now: Timestamp,
+) -> Result<()> {
+    conn.prepare_cached(ARCHIVE_OF_PIPELINE)?
+        .execute(params![pipeline, archived, now])?;
+    Ok(())
+}
+
 fn load(conn: &Connection, sql: &str, key: &str) -> Result<Vec<Stage>> {
     let mut statement = conn.prepare_cached(sql)?;
     let mut rows = statement.query([key])?;
@@ -312,30 +347,15 @@ pub fn list(conn: &Connection, pipeline: &PipelineId) -> Result<Vec<Stage>> {
     read(conn, |conn| {
         let mut stages = load(conn, OF_PIPELINE, pipeline.as_str())?;
         if stages.is_empty() {
-            if !super::pipelines::exists(conn, pipeline)? {
-                return Err(pipeline_not_found(pipeline));
-            }
+            super::require_pipeline(conn, pipeline)?;
             return Ok(stages);
         }
-        let mut parameters = entries_by_owner(
-            conn,
-            PARAMETERS_OF_PIPELINE,
-            pipeline.as_str(),
-            PARAMETERS.name,
-            "stage_id",
-        )?;
+        let mut parameters = parameters_of_pipeline(conn, pipeline.as_str())?;
         for stage in &mut stages {
             stage.parameters = parameters.remove(stage.id.as_str()).unwrap_or_default();
         }
         Ok(stages)
     })
-}
-
-fn pipeline_not_found(pipeline: &PipelineId) -> Error {
-    Error::NotFound {
-        entity: "pipeline",
-        key: pipeline.to_string(),
-    }
 }
 
 fn stage_not_found(id: &StageId) -> Error {
@@ -488,7 +508,7 @@ fn get_owner(conn: &Connection, id: &StageId) -> Result<Option<(PipelineId, u32)
 pub fn reorder(conn: &Connection, pipeline: &PipelineId, ids: &[StageId]) -> Result<()> {
     write(conn, |conn| {
         let stored = load(conn, OF_PIPELINE, pipeline.as_str())?;
-        if stored.is_empty() && !super::pipelines::exists(conn, pipeline)? {
+        if stored.is_empty() && !super::pipeline_exists(conn, pipeline)? {
             return Err(pipeline_not_found(pipeline));
         }
         let known: HashSet<&StageId> = stored.iter().map(|s| &s.id).collect();

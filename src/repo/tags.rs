@@ -20,7 +20,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use rusqlite::{Connection, params};
 
-use super::{Source, check_name, read, write};
+use super::{Source, check_name, pipeline_not_found, read, write};
 use crate::error::{Error, Result};
 use crate::model::{PipelineId, Timestamp};
 
@@ -100,13 +100,6 @@ pub(crate) fn load_many(conn: &Connection, ids: &str) -> Result<HashMap<String, 
     Ok(all)
 }
 
-fn pipeline_not_found(pipeline: &PipelineId) -> Error {
-    Error::NotFound {
-        entity: "pipeline",
-        key: pipeline.to_string(),
-    }
-}
-
 /// Tags a pipeline; adding a tag it already has changes nothing.
 ///
 /// # Errors
@@ -116,9 +109,7 @@ fn pipeline_not_found(pipeline: &PipelineId) -> Error {
 pub fn add(conn: &Connection, pipeline: &PipelineId, tag: &str) -> Result<()> {
     check_tag(tag)?;
     write(conn, |conn| {
-        if !super::pipelines::exists(conn, pipeline)? {
-            return Err(pipeline_not_found(pipeline));
-        }
+        super::require_pipeline(conn, pipeline)?;
         insert(conn, pipeline, tag, Timestamp::now())
     })
 }
@@ -160,7 +151,7 @@ pub fn list(conn: &Connection, pipeline: &PipelineId) -> Result<BTreeSet<String>
                 .get(row, 0, "tag")?,
             );
         }
-        if tags.is_empty() && !super::pipelines::exists(conn, pipeline)? {
+        if tags.is_empty() && !super::pipeline_exists(conn, pipeline)? {
             return Err(pipeline_not_found(pipeline));
         }
         Ok(tags)
