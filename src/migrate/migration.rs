@@ -72,7 +72,7 @@ impl Migration {
     }
 
     /// This migration with a down script that reverts it (what a `.down.sql` file holds),
-    /// which makes it reversible ([`Migrator::revert_to`]). Its directives are read as for the
+    /// which makes it reversible ([`Migrator::revert_to`](super::Migrator::revert_to)). Its directives are read as for the
     /// up script. The checksum stays the up script's, as sqlx computes it.
     #[must_use]
     pub fn with_down(mut self, sql: impl Into<Cow<'static, str>>) -> Self {

@@ -229,6 +229,7 @@ pub(crate) fn check_key(field: &str, key: &str) -> Result<()> {
 pub(crate) fn all_statements() -> Vec<(&'static str, &'static str)> {
     let mut all = vec![("pipeline exists", PIPELINE_EXISTS)];
     all.extend_from_slice(pipelines::STATEMENTS);
+    all.extend_from_slice(pipelines::list::STATEMENTS);
     all.extend_from_slice(stages::STATEMENTS);
     all.extend_from_slice(kv::STATEMENTS);
     all.extend_from_slice(metrics::STATEMENTS);

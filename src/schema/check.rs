@@ -62,8 +62,8 @@ pub struct ForeignKeyViolation {
 ///
 /// # Errors
 ///
-/// [`Error::Corrupt`] naming the file when the database is too damaged for the checks to run
-/// (damage they can read past is reported in [`CheckReport::integrity`]); [`Error::Sqlite`] when
+/// [`Error::Corrupt`](crate::Error::Corrupt) naming the file when the database is too damaged for the checks to run
+/// (damage they can read past is reported in [`CheckReport::integrity`]); [`Error::Sqlite`](crate::Error::Sqlite) when
 /// they cannot run for another reason.
 pub fn check(conn: &Connection) -> Result<CheckReport> {
     check_with(conn, migrator())

@@ -159,7 +159,7 @@ impl OpenOptions {
     }
 
     /// Before applying migrations to a file database that already holds tables, copy it into
-    /// `dir` with [`backup`], as `{file name}.before-{first pending}-to-{last pending}.db`
+    /// `dir` with [`backup`](super::backup), as `{file name}.before-{first pending}-to-{last pending}.db`
     /// (`-2`, `-3`... appended when that name is taken). An upgrade then never costs a user
     /// their data: if it goes wrong, the copy is the database as it was. Nothing is copied when
     /// nothing is pending or the database is empty.
