@@ -12,7 +12,6 @@ use std::{env, fs};
 
 use sha2::{Digest, Sha384};
 
-#[allow(dead_code)]
 #[path = "src/migrate/parse.rs"]
 mod parse;
 
@@ -22,6 +21,14 @@ struct Half {
     path: std::path::PathBuf,
     sql: String,
     header: parse::Header,
+}
+
+/// The absolute path `include_str!` gets for a migration file.
+fn included(path: &Path) -> String {
+    path.canonicalize()
+        .expect("the file was just read")
+        .display()
+        .to_string()
 }
 
 fn main() {
@@ -43,10 +50,9 @@ fn main() {
     }
     files.sort();
 
-    // Read and check every file, then pair the halves of reversible migrations by version.
-    let mut forward: std::collections::BTreeMap<i64, (parse::ParsedName, Half)> =
-        std::collections::BTreeMap::new();
-    let mut backward: std::collections::BTreeMap<i64, Half> = std::collections::BTreeMap::new();
+    // Read and check every file, then pair the halves of reversible migrations by version with
+    // the rule the runtime loader uses.
+    let mut halves = Vec::with_capacity(files.len());
     for (name, path) in &files {
         let parsed = parse::parse_file_name(name)
             .unwrap_or_else(|reason| panic!("migration file {}: {reason}", path.display()));
@@ -56,45 +62,42 @@ fn main() {
             .unwrap_or_else(|_| panic!("migration file {} is not valid UTF-8", path.display()));
         let header = parse::header(&sql)
             .unwrap_or_else(|reason| panic!("migration file {}: {reason}", path.display()));
-        let half = Half {
-            name: name.clone(),
-            path: path.clone(),
-            sql,
-            header,
-        };
-        let version = parsed.version;
-        let clash = if parsed.kind == parse::Kind::Down {
-            backward.insert(version, half).map(|h| h.name)
-        } else {
-            forward.insert(version, (parsed, half)).map(|(_, h)| h.name)
-        };
-        if let Some(first) = clash {
-            panic!("migration files {first} and {name} share version {version}");
-        }
+        halves.push((
+            parsed,
+            Half {
+                name: name.clone(),
+                path: path.clone(),
+                sql,
+                header,
+            },
+        ));
     }
-    if let Some((version, down)) = backward.iter().find(|(v, _)| !forward.contains_key(v)) {
-        panic!("{} has no up migration for version {version}", down.name);
-    }
+    let names: Vec<(&str, &parse::ParsedName)> = halves
+        .iter()
+        .map(|(parsed, half)| (half.name.as_str(), parsed))
+        .collect();
+    let pairs = parse::pair(&names).unwrap_or_else(|error| match error {
+        parse::PairingError::Duplicate {
+            version,
+            first,
+            second,
+        } => panic!("migration files {first} and {second} share version {version}"),
+        parse::PairingError::Misnamed { file, reason } => panic!("migration file {file}: {reason}"),
+    });
 
     let mut out = String::from("&[\n");
-    for (version, (parsed, up)) in &forward {
-        assert!(
-            parsed.kind != parse::Kind::Simple || !backward.contains_key(version),
-            "{} has a .down.sql; name it {version}_….up.sql",
-            up.name
-        );
+    for pair in pairs {
+        let (parsed, up) = &halves[pair.up];
         let checksum: [u8; 48] = Sha384::digest(up.sql.as_bytes()).into();
-        let down = backward.get(version).map_or_else(
+        let down = pair.down.map_or_else(
             || "None".to_owned(),
             |down| {
+                let (_, down) = &halves[down];
                 format!(
-                    "Some(({:?}, include_str!({:?}), ({}, {})))",
+                    "Some(crate::migrate::EmbeddedDown {{ file: {:?}, sql: include_str!({:?}), \
+                     no_transaction: {}, foreign_keys_off: {} }})",
                     down.name,
-                    down.path
-                        .canonicalize()
-                        .expect("the file was just read")
-                        .display()
-                        .to_string(),
+                    included(&down.path),
                     down.header.no_transaction,
                     down.header.foreign_keys_off
                 )
@@ -102,10 +105,13 @@ fn main() {
         );
         writeln!(
             out,
-            "    crate::migrate::Migration::embedded({version}, {:?}, {:?}, include_str!({:?}), {:?}, &{:?}, ({}, {}), {down}),",
+            "    crate::migrate::Embedded {{ version: {}, description: {:?}, file: {:?}, \
+             sql: include_str!({:?}), checksum: {:?}, equivalent_checksums: &{:?}, \
+             no_transaction: {}, foreign_keys_off: {}, down: {down} }},",
+            pair.version,
             parsed.description,
             up.name,
-            up.path.canonicalize().expect("the file was just read").display().to_string(),
+            included(&up.path),
             checksum,
             up.header.equivalent_checksums,
             up.header.no_transaction,

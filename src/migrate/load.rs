@@ -1,6 +1,5 @@
 //! Loading a migration set from a directory of sqlx-style files.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use log::debug;
@@ -45,8 +44,7 @@ impl Migrator {
             entries.push((name, path));
         }
         entries.sort();
-        let mut migrations = Vec::new();
-        let mut downs = BTreeMap::new();
+        let mut files = Vec::with_capacity(entries.len());
         for (name, path) in entries {
             let bytes = std::fs::read(&path).map_err(|e| read_error(&path, e))?;
             let sql = String::from_utf8(bytes)
@@ -56,51 +54,41 @@ impl Migrator {
                     file: name.clone(),
                     reason,
                 })?;
-            if parsed.kind == parse::Kind::Down {
-                if let Some(first) = downs
-                    .insert(parsed.version, (name.clone(), sql))
-                    .map(|(n, _)| n)
-                {
-                    return Err(MigrateError::DuplicateVersion {
-                        version: parsed.version,
-                        first,
-                        second: name,
-                    }
-                    .into());
-                }
-            } else {
-                migrations.push((parsed.kind, Migration::from_file(name, sql)?));
-            }
+            files.push((name, parsed, sql));
         }
-        let mut complete = Vec::with_capacity(migrations.len());
-        for (kind, migration) in migrations {
-            match downs.remove(&migration.version) {
-                Some((file, _)) if kind == parse::Kind::Simple => {
-                    return Err(MigrateError::InvalidFileName {
-                        file,
-                        reason: format!(
-                            "its up migration must be named {}",
-                            migration.file.replace(".sql", ".up.sql")
-                        ),
-                    }
-                    .into());
-                }
-                Some((file, sql)) => {
-                    let mut with_down = migration.with_down(sql);
+        let names: Vec<(&str, &parse::ParsedName)> = files
+            .iter()
+            .map(|(name, parsed, _)| (name.as_str(), parsed))
+            .collect();
+        let pairs = parse::pair(&names).map_err(|error| match error {
+            parse::PairingError::Duplicate {
+                version,
+                first,
+                second,
+            } => MigrateError::DuplicateVersion {
+                version,
+                first,
+                second,
+            },
+            parse::PairingError::Misnamed { file, reason } => {
+                MigrateError::InvalidFileName { file, reason }
+            }
+        })?;
+        let mut complete = Vec::with_capacity(pairs.len());
+        for pair in pairs {
+            let (name, _, sql) = &files[pair.up];
+            let migration = Migration::from_file(name.clone(), sql.clone())?;
+            complete.push(match pair.down {
+                Some(down) => {
+                    let (file, _, sql) = &files[down];
+                    let mut with_down = migration.with_down(sql.clone());
                     if let Some(down) = with_down.down.as_mut() {
-                        down.file = file.into();
+                        down.file = file.clone().into();
                     }
-                    complete.push(with_down);
+                    with_down
                 }
-                None => complete.push(migration),
-            }
-        }
-        if let Some((_, (file, _))) = downs.into_iter().next() {
-            return Err(MigrateError::InvalidFileName {
-                file,
-                reason: "there is no .up.sql file with its version".to_owned(),
-            }
-            .into());
+                None => migration,
+            });
         }
         Self::new(complete)
     }

@@ -20,6 +20,27 @@ pub struct Migration {
     pub(super) down: Option<Down>,
 }
 
+/// A migration as `build.rs` writes it into the crate: every field computed at build time.
+pub(crate) struct Embedded {
+    pub(crate) version: i64,
+    pub(crate) description: &'static str,
+    pub(crate) file: &'static str,
+    pub(crate) sql: &'static str,
+    pub(crate) checksum: [u8; 48],
+    pub(crate) equivalent_checksums: &'static [[u8; 48]],
+    pub(crate) no_transaction: bool,
+    pub(crate) foreign_keys_off: bool,
+    pub(crate) down: Option<EmbeddedDown>,
+}
+
+/// The down file of an [`Embedded`] migration.
+pub(crate) struct EmbeddedDown {
+    pub(crate) file: &'static str,
+    pub(crate) sql: &'static str,
+    pub(crate) no_transaction: bool,
+    pub(crate) foreign_keys_off: bool,
+}
+
 /// The reverting half of a reversible migration (`.down.sql`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Down {
@@ -141,34 +162,23 @@ impl Migration {
         })
     }
 
-    /// A migration embedded by `build.rs`: everything was computed at build time. `flags` are
-    /// `(no_transaction, foreign_keys_off)`; `down` is `(file, sql, flags)`.
-    #[allow(clippy::too_many_arguments)] // one call per generated line, in build.rs's output
-    pub(crate) const fn embedded(
-        version: i64,
-        description: &'static str,
-        file: &'static str,
-        sql: &'static str,
-        checksum: [u8; 48],
-        equivalent_checksums: &'static [[u8; 48]],
-        flags: (bool, bool),
-        down: Option<(&'static str, &'static str, (bool, bool))>,
-    ) -> Self {
+    /// A migration embedded by `build.rs`: everything was computed at build time.
+    pub(crate) const fn embedded(e: &Embedded) -> Self {
         Self {
-            version,
-            description: Cow::Borrowed(description),
-            file: Cow::Borrowed(file),
-            sql: Cow::Borrowed(sql),
-            checksum,
-            equivalent_checksums: Cow::Borrowed(equivalent_checksums),
-            no_transaction: flags.0,
-            foreign_keys_off: flags.1,
-            down: match down {
-                Some((file, sql, flags)) => Some(Down {
-                    file: Cow::Borrowed(file),
-                    sql: Cow::Borrowed(sql),
-                    no_transaction: flags.0,
-                    foreign_keys_off: flags.1,
+            version: e.version,
+            description: Cow::Borrowed(e.description),
+            file: Cow::Borrowed(e.file),
+            sql: Cow::Borrowed(e.sql),
+            checksum: e.checksum,
+            equivalent_checksums: Cow::Borrowed(e.equivalent_checksums),
+            no_transaction: e.no_transaction,
+            foreign_keys_off: e.foreign_keys_off,
+            down: match &e.down {
+                Some(down) => Some(Down {
+                    file: Cow::Borrowed(down.file),
+                    sql: Cow::Borrowed(down.sql),
+                    no_transaction: down.no_transaction,
+                    foreign_keys_off: down.foreign_keys_off,
                 }),
                 None => None,
             },

@@ -52,7 +52,7 @@ pub(crate) use history::{
     CREATE_HISTORY, FORGET_HISTORY, INSERT_HISTORY, Recorded, read_history, read_recorded,
     recorded_description,
 };
-pub(crate) use migration::Script;
+pub(crate) use migration::{Embedded, EmbeddedDown, Script};
 
 /// SHA-384 of a migration's bytes: the checksum sqlx records.
 #[must_use]

@@ -69,6 +69,92 @@ pub fn parse_file_name(name: &str) -> Result<ParsedName, String> {
     })
 }
 
+/// The files of one migration: its forward file and, for a reversible one, its down file, as
+/// indexes into the list given to [`pair`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pair {
+    /// The version.
+    pub version: i64,
+    /// The `.sql` or `.up.sql` file.
+    pub up: usize,
+    /// The `.down.sql` file, if any.
+    pub down: Option<usize>,
+}
+
+/// Why a set of migration files does not pair up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PairingError {
+    /// Two forward files, or two down files, share a version.
+    Duplicate {
+        /// The version.
+        version: i64,
+        /// The first file with it.
+        first: String,
+        /// The second file with it.
+        second: String,
+    },
+    /// A file is named wrongly for the set: a `.down.sql` beside a plain `.sql` (which must then
+    /// be `.up.sql`), or a `.down.sql` with no forward file.
+    Misnamed {
+        /// The file.
+        file: String,
+        /// What is wrong, and what to name it.
+        reason: String,
+    },
+}
+
+/// Pairs the `.up.sql` and `.down.sql` files of a migration set, by version: the rule used both
+/// when `build.rs` embeds `migrations/` and when `Migrator::from_dir` reads a directory.
+///
+/// `files` are `(file name, parsed name)`; the pairs come back in version order.
+///
+/// # Errors
+///
+/// The first [`PairingError`] found, in file order.
+pub fn pair(files: &[(&str, &ParsedName)]) -> Result<Vec<Pair>, PairingError> {
+    use std::collections::BTreeMap;
+
+    let mut forward: BTreeMap<i64, usize> = BTreeMap::new();
+    let mut backward: BTreeMap<i64, usize> = BTreeMap::new();
+    for (index, (name, parsed)) in files.iter().enumerate() {
+        let side = if parsed.kind == Kind::Down {
+            &mut backward
+        } else {
+            &mut forward
+        };
+        if let Some(first) = side.insert(parsed.version, index) {
+            return Err(PairingError::Duplicate {
+                version: parsed.version,
+                first: files[first].0.to_owned(),
+                second: (*name).to_owned(),
+            });
+        }
+    }
+    let mut pairs = Vec::with_capacity(forward.len());
+    for (&version, &up) in &forward {
+        let down = backward.remove(&version);
+        if let Some(down) = down
+            && files[up].1.kind == Kind::Simple
+        {
+            return Err(PairingError::Misnamed {
+                file: files[down].0.to_owned(),
+                reason: format!(
+                    "its up migration must be named {}",
+                    files[up].0.replace(".sql", ".up.sql")
+                ),
+            });
+        }
+        pairs.push(Pair { version, up, down });
+    }
+    if let Some((_, &down)) = backward.iter().next() {
+        return Err(PairingError::Misnamed {
+            file: files[down].0.to_owned(),
+            reason: "there is no .up.sql file with its version".to_owned(),
+        });
+    }
+    Ok(pairs)
+}
+
 /// What a migration's header asks of the runner.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Header {
@@ -193,6 +279,59 @@ mod tests {
             parse_file_name("7_add_owner.sql").unwrap().kind,
             Kind::Simple
         );
+    }
+
+    #[test]
+    fn pairs_up_and_down_files_by_version() {
+        let names = [
+            "1_a.sql",
+            "2_b.up.sql",
+            "2_b.down.sql",
+            "3_c.down.sql",
+            "3_c.up.sql",
+        ];
+        let parsed: Vec<ParsedName> = names.iter().map(|n| parse_file_name(n).unwrap()).collect();
+        let files: Vec<(&str, &ParsedName)> = names.iter().copied().zip(&parsed).collect();
+        let pairs = pair(&files).unwrap();
+        assert_eq!(
+            pairs,
+            [
+                Pair {
+                    version: 1,
+                    up: 0,
+                    down: None
+                },
+                Pair {
+                    version: 2,
+                    up: 1,
+                    down: Some(2)
+                },
+                Pair {
+                    version: 3,
+                    up: 4,
+                    down: Some(3)
+                },
+            ]
+        );
+        for (names, expected) in [
+            (&["1_a.sql", "1_b.sql"][..], "Duplicate"),
+            (&["1_a.up.sql", "1_a.sql"][..], "Duplicate"),
+            (
+                &["1_a.down.sql", "1_b.down.sql", "1_a.up.sql"][..],
+                "Duplicate",
+            ),
+            (
+                &["1_a.sql", "1_a.down.sql"][..],
+                "up migration must be named 1_a.up.sql",
+            ),
+            (&["2_b.down.sql"][..], "no .up.sql file"),
+        ] {
+            let parsed: Vec<ParsedName> =
+                names.iter().map(|n| parse_file_name(n).unwrap()).collect();
+            let files: Vec<(&str, &ParsedName)> = names.iter().copied().zip(&parsed).collect();
+            let error = format!("{:?}", pair(&files).unwrap_err());
+            assert!(error.contains(expected), "{names:?}: {error}");
+        }
     }
 
     #[test]
