@@ -538,15 +538,15 @@ pub enum MigrateError {
     #[error(
         "migration {version} ({file}) would leave rows whose foreign key points nowhere, so it was \
          rolled back: {}",
-        violations.join("; ")
+        violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
     )]
     ForeignKeyViolations {
         /// The version.
         version: i64,
         /// The script's file name.
         file: String,
-        /// One line per violation: table, rowid and parent table.
-        violations: Vec<String>,
+        /// The rows whose foreign key points nowhere.
+        violations: Vec<crate::migrate::ForeignKeyViolation>,
     },
 
     /// A migration to revert has no down script.

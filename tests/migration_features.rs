@@ -216,10 +216,9 @@ fn a_rebuild_that_breaks_foreign_keys_is_rolled_back_with_the_rows_named() -> Te
         }) => {
             assert_eq!(*version, 20_990_101_000_000);
             assert!(
-                violations
-                    .iter()
-                    .any(|v| v.starts_with("pipeline_stages row")
-                        && v.ends_with("missing pipelines row")),
+                violations.iter().any(|v| v.table == "pipeline_stages"
+                    && v.parent == "pipelines"
+                    && v.to_string().ends_with("points at a missing pipelines row")),
                 "{violations:?}"
             );
         }

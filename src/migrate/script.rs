@@ -143,18 +143,7 @@ pub(super) fn with_foreign_keys_off<T>(
 
 /// Fails with the violations when a foreign key points nowhere.
 pub(super) fn check_foreign_keys(conn: &Connection, version: i64, file: &str) -> Result<()> {
-    let mut statement = conn.prepare("PRAGMA foreign_key_check")?;
-    let violations: Vec<String> = statement
-        .query_map([], |row| {
-            let table: String = row.get(0)?;
-            let rowid: Option<i64> = row.get(1)?;
-            let parent: String = row.get(2)?;
-            Ok(format!(
-                "{table} row {} points at a missing {parent} row",
-                rowid.map_or_else(|| "?".to_owned(), |r| r.to_string())
-            ))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
+    let violations = super::foreign_keys::violations(conn)?;
     if violations.is_empty() {
         Ok(())
     } else {

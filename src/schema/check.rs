@@ -7,7 +7,7 @@ use rusqlite::Connection;
 use super::file::not_a_database;
 use super::migrator;
 use crate::error::Result;
-use crate::migrate::{MigrationState, MigrationStatus, Migrator};
+use crate::migrate::{ForeignKeyViolation, MigrationState, MigrationStatus, Migrator};
 
 /// What [`check`] found. Empty lists mean healthy.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -37,18 +37,6 @@ impl CheckReport {
             && self.migrations.is_empty()
             && self.out_of_order.is_empty()
     }
-}
-
-/// A row whose foreign key has no parent, from `PRAGMA foreign_key_check`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ForeignKeyViolation {
-    /// The child table.
-    pub table: String,
-    /// The child row's rowid, when the table has one.
-    pub rowid: Option<i64>,
-    /// The parent table it points at.
-    pub parent: String,
 }
 
 /// Checks a database: `PRAGMA integrity_check`, `PRAGMA foreign_key_check` and the migration
@@ -92,16 +80,7 @@ fn check_report(conn: &Connection, migrator: &Migrator) -> Result<CheckReport> {
         }
     }
     drop(rows);
-    let mut statement = conn.prepare("PRAGMA foreign_key_check")?;
-    let mut rows = statement.query([])?;
-    while let Some(row) = rows.next()? {
-        report.foreign_keys.push(ForeignKeyViolation {
-            table: row.get(0)?,
-            rowid: row.get(1)?,
-            parent: row.get(2)?,
-        });
-    }
-    drop(rows);
+    report.foreign_keys = crate::migrate::foreign_key_violations(conn)?;
     let status = migrator.status(conn)?;
     let latest_applied = status
         .iter()

@@ -142,13 +142,7 @@ pub(crate) fn check_text(report: &CheckReport) -> String {
         text.push_str("foreign_key_check   ok\n");
     } else {
         for v in &report.foreign_keys {
-            let _ = writeln!(
-                text,
-                "foreign_key_check   PROBLEM  {} row {} points at a missing {} row",
-                v.table,
-                v.rowid.map_or_else(|| "?".into(), |r| r.to_string()),
-                v.parent
-            );
+            let _ = writeln!(text, "foreign_key_check   PROBLEM  {v}");
         }
     }
     if report.migrations.is_empty() && report.out_of_order.is_empty() {
