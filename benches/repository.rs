@@ -145,7 +145,7 @@ fn parse_time(text: &str) -> OffsetDateTime {
 }
 
 /// What the raw version reads: the same information, typed.
-#[allow(dead_code)]
+#[expect(dead_code, reason = "read like the library reads it, never looked at")]
 struct RawStage {
     id: String,
     name: String,
@@ -162,7 +162,7 @@ struct RawStage {
 }
 
 /// Every column of `processing_metrics`, typed as the library types them.
-#[allow(dead_code)]
+#[expect(dead_code, reason = "read like the library reads it, never looked at")]
 struct RawMetrics {
     bytes_processed: u64,
     bytes_total: u64,
@@ -188,7 +188,7 @@ fn unsigned(
     Ok(u64::try_from(row.get::<_, i64>(index)?).unwrap())
 }
 
-#[allow(dead_code)]
+#[expect(dead_code, reason = "read like the library reads it, never looked at")]
 struct RawPipeline {
     id: String,
     name: String,

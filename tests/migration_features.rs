@@ -249,8 +249,8 @@ fn reversible_migrations_run_to_and_revert_to() -> TestResult {
     assert_eq!(migrator.migrations()[0].description(), "create a");
     assert_eq!(migrator.migrations()[0].file(), "1_create_a.up.sql");
     assert_eq!(
-        migrate::to_hex(migrator.migrations()[0].checksum()),
-        migrate::to_hex(&migrate::checksum(b"CREATE TABLE a (x);")),
+        crate::common::hex(migrator.migrations()[0].checksum()),
+        crate::common::hex(&migrate::checksum(b"CREATE TABLE a (x);")),
         "the checksum is the up file's"
     );
     let mut conn = Connection::open_in_memory()?;

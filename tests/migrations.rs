@@ -67,7 +67,10 @@ fn the_initial_checksum_is_sha384_of_the_file() -> TestResult {
     assert_eq!(initial.version(), INITIAL_VERSION);
     assert_eq!(initial.description(), "initial schema");
     assert_eq!(initial.file(), "20250101000000_initial_schema.sql");
-    assert_eq!(migrate::to_hex(initial.checksum()), INITIAL_SCHEMA_SHA384);
+    assert_eq!(
+        crate::common::hex(initial.checksum()),
+        INITIAL_SCHEMA_SHA384
+    );
 
     let conn = initialize_database(":memory:")?;
     let stored: Vec<u8> = conn.query_row(

@@ -7,9 +7,6 @@ use rusqlite::{Connection, OptionalExtension};
 
 use crate::error::Result;
 
-/// The name of the history table, as sqlx names it.
-pub const HISTORY_TABLE: &str = "_sqlx_migrations";
-
 /// The history table's DDL, as sqlx writes it for SQLite.
 pub(crate) const CREATE_HISTORY: &str = "
 CREATE TABLE IF NOT EXISTS _sqlx_migrations (

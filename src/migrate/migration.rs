@@ -225,7 +225,7 @@ impl Migration {
     /// (CRLF instead of LF or the reverse) or with a UTF-8 byte order mark added or removed:
     /// the same file checked out on another system. Computed only when a checksum differs.
     #[must_use]
-    pub fn differs_only_in_line_endings(&self, recorded: &[u8]) -> bool {
+    pub(crate) fn differs_only_in_line_endings(&self, recorded: &[u8]) -> bool {
         let base = self.sql.strip_prefix('\u{feff}').unwrap_or(&self.sql);
         let lf = base.replace("\r\n", "\n");
         let crlf = lf.replace('\n', "\r\n");
@@ -284,7 +284,7 @@ impl Migration {
 
     /// Whether a recorded checksum is this migration's own or one declared equivalent.
     #[must_use]
-    pub fn matches_checksum(&self, recorded: &[u8]) -> bool {
+    pub(crate) fn matches_checksum(&self, recorded: &[u8]) -> bool {
         recorded == self.checksum || self.equivalent_checksums.iter().any(|c| recorded == c)
     }
 }

@@ -38,7 +38,7 @@ mod runner;
 mod script;
 
 pub use foreign_keys::ForeignKeyViolation;
-pub use history::{AppliedMigration, HISTORY_TABLE, applied};
+pub use history::{AppliedMigration, applied};
 pub use maintenance::{DirtyRepair, Repair, RepairReport, ValidationReport};
 pub use migration::Migration;
 pub use plan::Policy;
@@ -63,9 +63,8 @@ pub fn checksum(sql: &[u8]) -> [u8; 48] {
     Sha384::digest(sql).into()
 }
 
-/// Lower-case hexadecimal of a checksum, as messages and tools show it.
-#[must_use]
-pub fn to_hex(bytes: &[u8]) -> String {
+/// Lower-case hexadecimal of a checksum, as messages show it.
+pub(crate) fn to_hex(bytes: &[u8]) -> String {
     bytes
         .iter()
         .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {

@@ -257,7 +257,10 @@ pub fn update_progress(
             let elapsed = now.since(start);
             metrics.processing_duration = Some(elapsed);
             let seconds = elapsed.as_secs_f64();
-            #[allow(clippy::cast_precision_loss)] // a rate: 2^53 bytes is far beyond any file
+            #[expect(
+                clippy::cast_precision_loss,
+                reason = "a rate: 2^53 bytes is far beyond any file"
+            )]
             let rate = if seconds > 0.0 {
                 bytes as f64 / seconds
             } else {

@@ -19,8 +19,6 @@ pub(super) enum Mode {
     Ro,
     /// `mode=rw`
     Rw,
-    /// `mode=rwc`
-    Rwc,
 }
 
 /// A parsed database URL.
@@ -68,7 +66,8 @@ impl DatabaseUrl {
             match (key, value) {
                 ("mode", "ro") => mode = Some(Mode::Ro),
                 ("mode", "rw") => mode = Some(Mode::Rw),
-                ("mode", "rwc") => mode = Some(Mode::Rwc),
+                // Read-write, created when missing: what an open does anyway.
+                ("mode", "rwc") => mode = None,
                 ("mode", "memory") => memory = true,
                 ("mode", other) => {
                     return Err(invalid(&format!(
@@ -174,7 +173,7 @@ mod tests {
         );
         assert_eq!(
             DatabaseUrl::parse("sqlite://a.db?mode=rwc").unwrap(),
-            file("a.db", Some(Mode::Rwc))
+            file("a.db", None)
         );
         assert_eq!(
             DatabaseUrl::parse("sqlite://name?mode=memory")

@@ -95,3 +95,12 @@ pub fn write_migrations(dir: &Path, files: &[(&str, &str)]) -> TestResult {
     }
     Ok(())
 }
+
+/// Lower-case hexadecimal, to compare checksums with the ones messages show.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::new(), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}

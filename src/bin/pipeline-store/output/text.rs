@@ -192,7 +192,7 @@ pub(crate) fn check_text(report: &CheckReport) -> String {
 }
 
 pub(crate) fn millis(nanos: u64) -> String {
-    #[allow(clippy::cast_precision_loss)] // display only
+    #[expect(clippy::cast_precision_loss, reason = "display only")]
     let ms = nanos as f64 / 1e6;
     format!("{ms:.3} ms")
 }
