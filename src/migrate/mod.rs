@@ -24,6 +24,7 @@
 //!   the same time never apply a migration twice, and none of them fails for it.
 //! * A migration that fails is rolled back completely and leaves no history row.
 
+mod error;
 mod foreign_keys;
 mod history;
 mod load;
@@ -49,7 +50,7 @@ use std::fmt::Write as _;
 
 use sha2::{Digest, Sha384};
 
-pub use crate::error::MigrateError;
+pub use error::MigrateError;
 pub(crate) use foreign_keys::violations as foreign_key_violations;
 pub(crate) use history::{
     CREATE_HISTORY, FORGET_HISTORY, INSERT_HISTORY, Recorded, read_history, read_recorded,

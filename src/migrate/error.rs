@@ -1,0 +1,264 @@
+//! `MigrateError`: why migrations could not be loaded, validated or applied. Each variant names
+//! the version and file, and says what to do.
+
+use std::path::PathBuf;
+
+use crate::error::sqlite_message;
+
+/// Why migrations could not be loaded, validated or applied.
+///
+/// Validation errors ([`Dirty`](Self::Dirty), [`Missing`](Self::Missing),
+/// [`Modified`](Self::Modified), [`OutOfOrder`](Self::OutOfOrder)) are raised before anything is
+/// applied: the database is left exactly as it was.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MigrateError {
+    /// A file in a migrations directory has a name that is not `{version}_{description}.sql`.
+    #[error(
+        "invalid migration file name {file}: {reason} (expected `{{version}}_{{description}}.sql`)"
+    )]
+    InvalidFileName {
+        /// The file.
+        file: String,
+        /// What is wrong with the name.
+        reason: String,
+    },
+
+    /// A migration file is not valid UTF-8.
+    #[error("migration file {} is not valid UTF-8", path.display())]
+    NotUtf8 {
+        /// The file.
+        path: PathBuf,
+    },
+
+    /// A directive in a migration's header could not be read.
+    #[error("migration {file}: {reason}")]
+    InvalidDirective {
+        /// The file.
+        file: String,
+        /// The line and what is wrong with it.
+        reason: String,
+    },
+
+    /// Two migrations have the same version.
+    #[error("migrations {first} and {second} have the same version {version}")]
+    DuplicateVersion {
+        /// The shared version.
+        version: i64,
+        /// The first migration with it.
+        first: String,
+        /// The second migration with it.
+        second: String,
+    },
+
+    /// A migrations directory could not be read.
+    #[error("cannot read migrations from {}: {source}", path.display())]
+    Read {
+        /// The directory or file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+
+    /// A history row is marked as failed (`success = 0`): an earlier run stopped partway.
+    #[error(
+        "migration {version} ({file}) is recorded as failed (success = 0 in _sqlx_migrations): \
+         an earlier run stopped partway through it; check the schema it should have created, \
+         then either finish it by hand and run `pipeline-store migrate repair --mark-applied`, \
+         or undo what it did and run `pipeline-store migrate repair --forget-dirty` so it runs \
+         again (in code: Migrator::repair with DirtyRepair::MarkApplied or DirtyRepair::Forget)"
+    )]
+    Dirty {
+        /// The version.
+        version: i64,
+        /// Its file name, or its description when this build does not know it.
+        file: String,
+    },
+
+    /// The database has a migration applied that this build does not know: it is ahead of the code.
+    #[error(
+        "migration {version} ({description}) is applied to the database but unknown to this build: \
+         the database was migrated by a newer version of the application; upgrade the \
+         application, or restore the file of migration {version}"
+    )]
+    Missing {
+        /// The version.
+        version: i64,
+        /// Its description as recorded in the history.
+        description: String,
+    },
+
+    /// A `-- no-transaction` migration is being applied by another process right now (it holds
+    /// the migration lock), and did not finish within the wait.
+    #[error(
+        "migration {version} ({file}) is being applied by another process right now (it holds \
+         {}); wait for it to finish and try again, and do not repair its history row while it runs",
+        lock.display()
+    )]
+    InProgress {
+        /// The version.
+        version: i64,
+        /// Its file name, or its description when this build does not know it.
+        file: String,
+        /// The lock file the running process holds.
+        lock: PathBuf,
+    },
+
+    /// An applied migration's file was changed after it was applied.
+    #[error(
+        "migration {version} ({file}) was modified after it was applied: the file's checksum is \
+         {expected} but the database recorded {found}; restore the file as it was and put the \
+         change in a new migration"
+    )]
+    Modified {
+        /// The version.
+        version: i64,
+        /// Its file name.
+        file: String,
+        /// SHA-384 of the file as this build has it, in hex.
+        expected: String,
+        /// The checksum recorded in `_sqlx_migrations`, in hex.
+        found: String,
+    },
+
+    /// A pending migration is older than the newest applied one.
+    #[error(
+        "migration {version} ({file}) is not applied but is older than the newest applied \
+         migration {latest}: give it a version after {latest} (rename the file) so it runs in order"
+    )]
+    OutOfOrder {
+        /// The version.
+        version: i64,
+        /// Its file name.
+        file: String,
+        /// The newest applied version.
+        latest: i64,
+    },
+
+    /// A migration's SQL failed; everything it did was rolled back and no history row was written.
+    #[error(
+        "migration {version} ({file}) failed at line {line} and was rolled back: {}",
+        sqlite_message(source)
+    )]
+    Failed {
+        /// The version.
+        version: i64,
+        /// Its file name.
+        file: String,
+        /// The line of the file where the failing statement (or the token SQLite refused) is.
+        line: usize,
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
+
+    /// A migration's SQL ended the transaction it runs in (a `COMMIT` or `END` statement).
+    #[error(
+        "migration {version} ({file}) ended the transaction it runs in (COMMIT or END in its SQL): \
+         remove transaction statements from migration files, each one already runs in its own \
+         transaction; the statements before it were committed without a history row"
+    )]
+    EndedTransaction {
+        /// The version.
+        version: i64,
+        /// Its file name.
+        file: String,
+    },
+
+    /// A `-- no-transaction` migration failed: statements before the failing one may have taken
+    /// effect, and its history row is left with `success = 0`.
+    #[error(
+        "migration {version} ({file}) ran outside a transaction (-- no-transaction) and failed at \
+         line {line}: {}; statements before the failing one may have taken effect and its \
+         history row is marked failed: fix the schema by hand, then repair the history \
+         (`pipeline-store migrate repair --mark-applied`, or `--forget-dirty` to run it again)",
+        sqlite_message(source)
+    )]
+    FailedOutsideTransaction {
+        /// The version.
+        version: i64,
+        /// The script's file name.
+        file: String,
+        /// The line of the file where the failing statement (or the token SQLite refused) is.
+        line: usize,
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
+
+    /// A `-- no-transaction` migration began a transaction and did not end it. It was rolled
+    /// back, so the connection is usable again; the history row stays marked failed.
+    #[error(
+        "migration {version} ({file}) ran outside a transaction (-- no-transaction) and left a \
+         transaction of its own open (BEGIN without COMMIT); it was rolled back and the history \
+         row is marked failed: end the transaction in the file, fix the schema by hand, then \
+         repair the history (`pipeline-store migrate repair --mark-applied` or `--forget-dirty`)"
+    )]
+    LeftTransactionOpen {
+        /// The version.
+        version: i64,
+        /// The script's file name.
+        file: String,
+    },
+
+    /// A `-- foreign-keys: off` migration left rows whose foreign key points nowhere; it was
+    /// rolled back.
+    #[error(
+        "migration {version} ({file}) would leave rows whose foreign key points nowhere, so it was \
+         rolled back: {}",
+        violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    )]
+    ForeignKeyViolations {
+        /// The version.
+        version: i64,
+        /// The script's file name.
+        file: String,
+        /// The rows whose foreign key points nowhere.
+        violations: Vec<crate::migrate::ForeignKeyViolation>,
+    },
+
+    /// A migration to revert has no down script.
+    #[error(
+        "migration {version} ({file}) has no down script (.down.sql), so it cannot be reverted; \
+         nothing was reverted"
+    )]
+    Irreversible {
+        /// The version.
+        version: i64,
+        /// Its file name.
+        file: String,
+    },
+
+    /// A version that is not in the migration set was named.
+    #[error("there is no migration with version {version}")]
+    UnknownVersion {
+        /// The version.
+        version: i64,
+    },
+
+    /// A `-- no-transaction` migration cannot run inside the single transaction of grouped mode.
+    #[error(
+        "migration {version} ({file}) is -- no-transaction and cannot run in grouped mode's single \
+         transaction; run it without grouping"
+    )]
+    NotGroupable {
+        /// The version.
+        version: i64,
+        /// Its file name.
+        file: String,
+    },
+
+    /// [`Migrator::validate`](crate::migrate::Migrator::validate) found a migration whose down
+    /// script does not undo it.
+    #[error("migration {version} ({file}) failed validation: {reason}")]
+    ValidationFailed {
+        /// The version.
+        version: i64,
+        /// Its file name.
+        file: String,
+        /// What went wrong.
+        reason: String,
+    },
+
+    /// Migrations were asked to run on a connection with an open transaction.
+    #[error("migrations cannot run inside an open transaction: commit or roll it back first")]
+    InTransaction,
+}
