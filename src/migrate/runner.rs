@@ -1,6 +1,9 @@
 //! The migrator: a set of migrations and its policies, and applying what is pending (plan once,
 //! then each migration with its history row). Loading is in `load`, planning in `plan`,
 //! reverting in `revert`, reporting in `report`.
+//!
+//! (About 400 lines: `run`, `run_to` and grouped runs share the plan-then-apply loop and its
+//! documentation of every guarantee.)
 
 use std::time::{Duration, Instant};
 

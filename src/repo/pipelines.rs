@@ -22,6 +22,9 @@
 //! assert_eq!(pipelines::find_by_config(&conn, "max_workers", "4")?.len(), 1);
 //! # Ok::<(), pipeline_store::Error>(())
 //! ```
+//!
+//! (Longer than most files here: `create`, `update` and the loading of whole aggregates are the
+//! crate's central operations, each with its validation; pages are in `pipelines/list.rs`.)
 
 pub(crate) mod list;
 

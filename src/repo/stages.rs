@@ -19,6 +19,10 @@
 //! assert!(!stages::get(&conn, &first.id)?.expect("added").enabled);
 //! # Ok::<(), pipeline_store::Error>(())
 //! ```
+//!
+//! (Longer than most files here because it is every statement on `pipeline_stages`: the public
+//! functions and the ones `pipelines` uses to insert, replace, load and archive an aggregate's
+//! stages. Split, one table's statements would live in two places.)
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
