@@ -3,7 +3,8 @@
 //! For every migration file this writes one entry into `$OUT_DIR/embedded_migrations.rs`: the
 //! version and description parsed from the file name, the SQL through `include_str!`, the
 //! SHA-384 checksum of the file's raw bytes computed here, and any declared equivalent checksums.
-//! Nothing is hashed at run time. Cargo reruns this script whenever `migrations/` changes, so
+//! Nothing is hashed at run time. A migration with a lint finding on its text (see
+//! `src/migrate/sql.rs`) that its header does not allow fails the build, naming file and line. Cargo reruns this script whenever `migrations/` changes, so
 //! adding a file and rebuilding is all it takes to ship a new migration.
 
 use std::fmt::Write as _;
@@ -14,6 +15,13 @@ use sha2::{Digest, Sha384};
 
 #[path = "src/migrate/parse.rs"]
 mod parse;
+
+#[path = "src/migrate/sql.rs"]
+#[expect(
+    dead_code,
+    reason = "build.rs uses the text rules; the crate uses the rest"
+)]
+mod sql;
 
 /// One file of a migration: the whole of it, or its up or down half.
 struct Half {
@@ -62,6 +70,22 @@ fn main() {
             .unwrap_or_else(|_| panic!("migration file {} is not valid UTF-8", path.display()));
         let header = parse::header(&sql)
             .unwrap_or_else(|reason| panic!("migration file {}: {reason}", path.display()));
+        // The text lint rules: a finding the file does not allow stops the build.
+        let (allowed, _) = sql::allowed(&sql);
+        if let Some(finding) = sql::text_findings(&sql, !header.no_transaction)
+            .into_iter()
+            .find(|f| !allowed.contains(&f.rule))
+        {
+            panic!(
+                "{}:{}: [{}] {}: {}; {}",
+                path.display(),
+                finding.line,
+                finding.rule,
+                finding.message,
+                finding.why,
+                finding.fix
+            );
+        }
         halves.push((
             parsed,
             Half {

@@ -884,3 +884,41 @@ fn revert_and_info_answer_in_json_whatever_the_history() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn migrate_lint_names_file_line_and_rule_in_text_and_json() -> TestResult {
+    let db = TempDb::new()?;
+    let dir = db.dir.path().join("to-lint");
+    crate::common::write_migrations(
+        &dir,
+        &[
+            ("1_create.sql", "CREATE TABLE a (x);\n"),
+            (
+                "2_careless.sql",
+                "-- rebuild\nPRAGMA foreign_keys = OFF;\nCREATE TABLE b (x);\n",
+            ),
+        ],
+    )?;
+    let source = dir.to_str().ok_or("utf-8")?;
+    let text = run(&db, &["migrate", "lint", "--source", source]);
+    assert_eq!(code(&text), Some(1), "{}", stderr(&text));
+    assert!(
+        stdout(&text).starts_with("2_careless.sql:2: [foreign-keys-pragma]"),
+        "{}",
+        stdout(&text)
+    );
+    let listed = run(&db, &["migrate", "lint", "--source", source, "--json"]);
+    assert_eq!(code(&listed), Some(1));
+    let findings: Value = serde_json::from_slice(&listed.stdout)?;
+    assert_eq!(findings[0]["rule"], "foreign-keys-pragma");
+    assert_eq!(findings[0]["line"], 2);
+    assert_eq!(findings[0]["allowed"], false);
+    let clean = run(&db, &["migrate", "lint"]);
+    assert_eq!(code(&clean), Some(0), "{}", stderr(&clean));
+    assert!(
+        stdout(&clean).starts_with("no findings"),
+        "{}",
+        stdout(&clean)
+    );
+    Ok(())
+}

@@ -125,7 +125,7 @@ fn a_failed_no_transaction_migration_is_dirty_until_repaired() -> TestResult {
 }
 
 /// Rebuilds `pipelines` with SQLite's 12-step procedure (new table, copy, drop, rename).
-const REBUILD_PIPELINES: &str = "
+pub(crate) const REBUILD_PIPELINES: &str = "
 CREATE TABLE pipelines_new (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
@@ -167,9 +167,23 @@ fn count(conn: &Connection, table: &str) -> TestResult<i64> {
 
 #[test]
 fn a_table_rebuild_with_foreign_keys_off_keeps_every_child() -> TestResult {
-    // Without the directive, DROP TABLE pipelines cascades: every stage is gone.
+    // Without the directive, the linter refuses the rebuild before it runs...
     let mut careless = seeded()?;
-    with_rebuild(REBUILD_PIPELINES.to_owned())?.run(&mut careless)?;
+    let before = snapshot(&careless)?;
+    let refused = with_rebuild(REBUILD_PIPELINES.to_owned())?
+        .run(&mut careless)
+        .expect_err("refused");
+    assert!(
+        matches!(&refused, Error::Migrate(MigrateError::Lint { findings })
+            if findings.iter().any(|f| f.rule == "drop-referenced-table")),
+        "{refused}"
+    );
+    assert_eq!(snapshot(&careless)?, before, "nothing applied");
+    // ...because, run anyway, DROP TABLE pipelines cascades: every stage is gone.
+    with_rebuild(format!(
+        "-- pipeline-store: allow drop-referenced-table\n{REBUILD_PIPELINES}"
+    ))?
+    .run(&mut careless)?;
     assert_eq!(
         count(&careless, "pipeline_stages")?,
         0,

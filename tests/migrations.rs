@@ -387,7 +387,7 @@ fn a_migration_that_commits_is_reported() -> TestResult {
     let migrator = Migrator::new(vec![Migration::new(
         1,
         "commits",
-        "CREATE TABLE a (x); COMMIT;",
+        "-- pipeline-store: allow transaction-control\nCREATE TABLE a (x); COMMIT;",
     )])?;
     let error = migrator.run(&mut conn).expect_err("ended its transaction");
     assert!(
@@ -397,7 +397,18 @@ fn a_migration_that_commits_is_reported() -> TestResult {
         ),
         "{error}"
     );
-    assert!(migrate::applied(&conn)?.is_empty());
+    // Half of it is committed: the history says dirty, never clean, and the next run says so.
+    let history = migrate::applied(&conn)?;
+    assert_eq!(history.len(), 1);
+    assert!(!history[0].success);
+    let again = migrator.run(&mut conn).expect_err("dirty");
+    assert!(
+        matches!(
+            again,
+            Error::Migrate(MigrateError::Dirty { version: 1, .. })
+        ),
+        "{again}"
+    );
     Ok(())
 }
 
@@ -407,7 +418,7 @@ fn a_migration_with_its_own_begin_fails_cleanly() -> TestResult {
     let migrator = Migrator::new(vec![Migration::new(
         1,
         "explicit transaction",
-        "BEGIN TRANSACTION; CREATE TABLE a (x); COMMIT;",
+        "-- pipeline-store: allow transaction-control\nBEGIN TRANSACTION; CREATE TABLE a (x); COMMIT;",
     )])?;
     let error = migrator.run(&mut conn).expect_err("nested transaction");
     assert!(

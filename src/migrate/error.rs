@@ -155,7 +155,8 @@ pub enum MigrateError {
     #[error(
         "migration {version} ({file}) ended the transaction it runs in (COMMIT or END in its SQL): \
          remove transaction statements from migration files, each one already runs in its own \
-         transaction; the statements before it were committed without a history row"
+         transaction; the statements before it were committed and its history row is marked \
+         failed (dirty)"
     )]
     EndedTransaction {
         /// The version.
@@ -256,6 +257,17 @@ pub enum MigrateError {
         file: String,
         /// What went wrong.
         reason: String,
+    },
+
+    /// The linter refused migrations before anything was applied.
+    #[error(
+        "{} migration finding(s), nothing was applied: {}",
+        findings.len(),
+        findings.iter().map(ToString::to_string).collect::<Vec<_>>().join(" | ")
+    )]
+    Lint {
+        /// What was found; every one is refused (allowed findings are only logged).
+        findings: Vec<crate::migrate::Finding>,
     },
 
     /// Migrations were asked to run on a connection with an open transaction.

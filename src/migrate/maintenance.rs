@@ -179,6 +179,10 @@ impl Migrator {
     /// [`MigrateError::ValidationFailed`] naming the migration whose down script does not undo
     /// it; any error of running a script ([`MigrateError::Failed`]...).
     pub fn validate(&self) -> Result<ValidationReport> {
+        let refused: Vec<_> = self.lint()?.into_iter().filter(|f| !f.allowed).collect();
+        if !refused.is_empty() {
+            return Err(MigrateError::Lint { findings: refused }.into());
+        }
         let mut conn = Connection::open_in_memory()?;
         conn.pragma_update(None, "foreign_keys", true)?;
         let mut report = ValidationReport::default();

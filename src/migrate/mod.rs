@@ -27,6 +27,7 @@
 mod error;
 mod foreign_keys;
 mod history;
+mod lint;
 mod load;
 mod lock;
 mod maintenance;
@@ -37,9 +38,11 @@ mod report;
 mod revert;
 mod runner;
 mod script;
+pub(crate) mod sql;
 
 pub use foreign_keys::ForeignKeyViolation;
 pub use history::{AppliedMigration, applied};
+pub use lint::Finding;
 pub use maintenance::{DirtyRepair, Repair, RepairReport, ValidationReport};
 pub use migration::Migration;
 pub use plan::Policy;

@@ -12,6 +12,7 @@ use super::{
     AppliedStep, FORGET_HISTORY, MigrationReport, Migrator, lock, read_recorded,
     recorded_description,
 };
+use super::{Migration, Script};
 use crate::error::{MigrateError, Result};
 
 impl Migrator {
@@ -59,6 +60,11 @@ impl Migrator {
             }
             to_revert.push(m);
         }
+        let scripts: Vec<(&Migration, Script<'_>)> = to_revert
+            .iter()
+            .filter_map(|m| m.down_script().map(|down| (*m, down)))
+            .collect();
+        self.refuse_findings(conn, &scripts)?;
         let mut report = MigrationReport::default();
         for m in to_revert {
             let script = m.down_script().expect("checked above");

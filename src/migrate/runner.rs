@@ -48,6 +48,8 @@ pub struct Migrator {
     pub(super) migrations: Vec<Migration>,
     pub(super) policies: Policies,
     pub(super) grouped: bool,
+    /// Embedded by `build.rs`, which refused any lint finding: nothing to lint at run time.
+    pub(super) linted_at_build: bool,
 }
 
 impl Migrator {
@@ -72,6 +74,7 @@ impl Migrator {
             migrations,
             policies: Policies::default(),
             grouped: false,
+            linted_at_build: false,
         })
     }
 
@@ -110,6 +113,12 @@ impl Migrator {
     #[must_use]
     pub fn grouped(mut self, grouped: bool) -> Self {
         self.grouped = grouped;
+        self
+    }
+
+    /// Marks a set embedded by `build.rs`, whose files were linted when they were embedded.
+    pub(crate) fn linted_at_build(mut self) -> Self {
+        self.linted_at_build = true;
         self
     }
 
@@ -254,6 +263,9 @@ impl Migrator {
             debug!("schema is up to date ({applied} migrations applied)");
             return Ok(MigrationReport::default());
         }
+        let scripts: Vec<(&Migration, Script<'_>)> =
+            pending.iter().map(|m| (*m, m.up_script())).collect();
+        self.refuse_findings(conn, &scripts)?;
         if self.grouped {
             return self.run_grouped(conn, &pending);
         }

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use log::{debug, warn};
 use rusqlite::Connection;
 
-use super::{Migration, Script};
+use super::history::CLAIM;
+use super::{CREATE_HISTORY, Migration, Script};
 use crate::error::{MigrateError, Result};
 
 /// Runs a `-- no-transaction` script in autocommit mode. Whatever happens, the connection is
@@ -167,6 +168,17 @@ pub(super) fn run_script(tx: &Connection, m: &Migration, script: Script<'_>) -> 
         source: failure.source,
     })?;
     if tx.is_autocommit() {
+        // What ran before its COMMIT is committed: record the migration as dirty, so the next
+        // run says so instead of failing on what half of it already created.
+        if let Err(error) = tx.execute(CREATE_HISTORY, []).and_then(|_| {
+            tx.prepare_cached(CLAIM)?.execute(rusqlite::params![
+                m.version,
+                m.description.as_ref(),
+                m.checksum.as_slice()
+            ])
+        }) {
+            warn!("recording migration {} as dirty failed: {error}", m.version);
+        }
         return Err(MigrateError::EndedTransaction {
             version: m.version,
             file: script.file.to_owned(),

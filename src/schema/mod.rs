@@ -76,6 +76,7 @@ pub fn migrator() -> &'static Migrator {
     MIGRATOR.get_or_init(|| {
         Migrator::new(EMBEDDED.iter().map(Migration::embedded).collect())
             .expect("build.rs refuses duplicate versions")
+            .linted_at_build()
     })
 }
 

@@ -19,8 +19,8 @@ use pipeline_store::{Error, MigrateError};
 use crate::commands::check::check;
 use crate::commands::init::{demo, init};
 use crate::commands::migrate::{
-    migrate_add, migrate_baseline, migrate_info, migrate_repair, migrate_revert, migrate_run,
-    migrate_validate,
+    migrate_add, migrate_baseline, migrate_info, migrate_lint, migrate_repair, migrate_revert,
+    migrate_run, migrate_validate,
 };
 use crate::commands::pipeline::pipeline;
 
@@ -114,6 +114,13 @@ pub(crate) enum MigrateCommand {
     /// Run every migration up, down and up again on an in-memory database.
     Validate {
         /// Validate the migrations in this directory instead of the built-in ones.
+        #[arg(long)]
+        source: Option<PathBuf>,
+    },
+    /// Lint every migration (and down script) before it runs: exit 1 on a finding the file does
+    /// not allow.
+    Lint {
+        /// Lint the migrations in this directory instead of the built-in ones.
         #[arg(long)]
         source: Option<PathBuf>,
     },
@@ -284,6 +291,7 @@ pub(crate) fn run(cli: &Cli) -> Outcome {
                 migrate_repair(cli, &repair)
             }
             MigrateCommand::Validate { source } => migrate_validate(cli, source.as_deref()),
+            MigrateCommand::Lint { source } => migrate_lint(cli, source.as_deref()),
         },
         Command::Pipeline { command } => pipeline(cli, command),
         Command::Check => check(cli),

@@ -1,5 +1,6 @@
 //! `migrate info|run|add|revert|baseline|repair|validate`.
 
+use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 
@@ -10,8 +11,8 @@ use pipeline_store::schema::{self};
 use crate::commands::init::init;
 use crate::output::emit;
 use crate::output::json::{
-    AddedJson, AppliedJson, BaselinedJson, MigrationJson, PendingJson, RepairJson, RevertedJson,
-    ValidationJson,
+    AddedJson, AppliedJson, BaselinedJson, FindingJson, MigrationJson, PendingJson, RepairJson,
+    RevertedJson, ValidationJson,
 };
 use crate::output::text::{millis, table};
 use crate::{Cli, Failure, Outcome, open_history, open_unmigrated};
@@ -148,15 +149,7 @@ pub(crate) fn migrate_repair(cli: &Cli, repair: &Repair) -> Outcome {
 }
 
 pub(crate) fn migrate_validate(cli: &Cli, source: Option<&Path>) -> Outcome {
-    let loaded;
-    let migrator = match source {
-        Some(dir) => {
-            loaded = Migrator::from_dir(dir)?;
-            &loaded
-        }
-        None => schema::migrator(),
-    };
-    let report = migrator.validate()?;
+    let report = migrations_of(source)?.validate()?;
     let shown = ValidationJson {
         reversible: report.reversible,
         irreversible: report.irreversible,
@@ -168,6 +161,37 @@ pub(crate) fn migrate_validate(cli: &Cli, source: Option<&Path>) -> Outcome {
             v.irreversible.len()
         )
     })
+}
+
+/// The built-in migrations, or those of `source`.
+fn migrations_of(source: Option<&Path>) -> Result<std::borrow::Cow<'static, Migrator>, Failure> {
+    Ok(match source {
+        Some(dir) => std::borrow::Cow::Owned(Migrator::from_dir(dir)?),
+        None => std::borrow::Cow::Borrowed(schema::migrator()),
+    })
+}
+
+pub(crate) fn migrate_lint(cli: &Cli, source: Option<&Path>) -> Outcome {
+    let migrator = migrations_of(source)?;
+    let findings = migrator.lint()?;
+    let shown: Vec<FindingJson> = findings.iter().map(FindingJson::from).collect();
+    emit(cli, &shown, |_| {
+        if findings.is_empty() {
+            return format!(
+                "no findings in {} migration(s)\n",
+                migrator.migrations().len()
+            );
+        }
+        findings.iter().fold(String::new(), |mut text, f| {
+            let _ = writeln!(text, "{f}");
+            text
+        })
+    })?;
+    if findings.iter().any(|f| !f.allowed) {
+        Err(Failure::CheckFailed)
+    } else {
+        Ok(())
+    }
 }
 
 pub(crate) fn migrate_add(cli: &Cli, description: &str, source: &Path) -> Outcome {

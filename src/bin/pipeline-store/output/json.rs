@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use pipeline_store::migrate::{AppliedStep, MigrationStatus, PendingMigration};
+use pipeline_store::migrate::{AppliedStep, Finding, MigrationStatus, PendingMigration};
 use pipeline_store::model::Pipeline;
 use pipeline_store::repo::pipelines::PipelineSummary;
 use pipeline_store::schema::CheckReport;
@@ -283,4 +283,32 @@ pub(crate) struct RepairJson {
 pub(crate) struct ValidationJson {
     pub(crate) reversible: Vec<i64>,
     pub(crate) irreversible: Vec<i64>,
+}
+
+/// `migrate lint`: one finding.
+#[derive(Serialize)]
+pub(crate) struct FindingJson {
+    pub(crate) rule: &'static str,
+    pub(crate) version: i64,
+    pub(crate) file: String,
+    pub(crate) line: usize,
+    pub(crate) message: String,
+    pub(crate) why: String,
+    pub(crate) fix: String,
+    pub(crate) allowed: bool,
+}
+
+impl From<&Finding> for FindingJson {
+    fn from(f: &Finding) -> Self {
+        Self {
+            rule: f.rule,
+            version: f.version,
+            file: f.file.clone(),
+            line: f.line,
+            message: f.message.clone(),
+            why: f.why.clone(),
+            fix: f.fix.clone(),
+            allowed: f.allowed,
+        }
+    }
 }

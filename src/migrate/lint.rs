@@ -1,0 +1,221 @@
+//! The linter: findings on migrations before anything is applied.
+//!
+//! The text rules (`sql.rs`, shared with `build.rs`) need nothing but the file. The schema rule,
+//! `drop-referenced-table`, needs the schema as it stands before the migration: the database's
+//! own for the next pending migration, then an in-memory copy of that schema with the earlier
+//! pending migrations applied to it (no rows are copied).
+
+use std::fmt;
+
+use rusqlite::Connection;
+
+use super::sql::{self, TextFinding};
+use super::{Migration, Migrator, Script};
+use crate::error::{MigrateError, Result};
+
+/// One finding of the linter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Finding {
+    /// The rule's stable id: `foreign-keys-pragma`, `directive-spelling`,
+    /// `transaction-control` or `drop-referenced-table`.
+    pub rule: &'static str,
+    /// The migration's version.
+    pub version: i64,
+    /// The file (the `.down.sql` for a down script).
+    pub file: String,
+    /// The 1-based line in the file.
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+    /// Why it matters.
+    pub why: String,
+    /// What to do instead.
+    pub fix: String,
+    /// Whether the file allows it (`-- pipeline-store: allow RULE` in its header): reported,
+    /// never refused.
+    pub allowed: bool,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}: [{}] {}: {}; {}",
+            self.file, self.line, self.rule, self.message, self.why, self.fix
+        )?;
+        if self.allowed {
+            f.write_str(" (allowed by the file)")?;
+        }
+        Ok(())
+    }
+}
+
+impl Migrator {
+    /// Lints every migration, up and down scripts, replaying the up scripts in memory so the
+    /// schema rule sees the schema each one starts from. Reads no database.
+    ///
+    /// ```
+    /// use pipeline_store::migrate::{Migration, Migrator};
+    ///
+    /// let migrator = Migrator::new(vec![
+    ///     Migration::new(1, "create", "CREATE TABLE a (x);"),
+    ///     Migration::new(2, "rebuild", "PRAGMA foreign_keys=OFF;\nCREATE TABLE b (x);"),
+    /// ])?;
+    /// let findings = migrator.lint()?;
+    /// assert_eq!(findings[0].rule, "foreign-keys-pragma");
+    /// assert_eq!((findings[0].file.as_str(), findings[0].line), ("2_rebuild.sql", 1));
+    /// # Ok::<(), pipeline_store::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Sqlite`](crate::Error::Sqlite) when the in-memory database cannot be opened.
+    pub fn lint(&self) -> Result<Vec<Finding>> {
+        let replica = Connection::open_in_memory()?;
+        let ups: Vec<(&Migration, Script<'_>)> = self
+            .migrations()
+            .iter()
+            .map(|m| (m, m.up_script()))
+            .collect();
+        let mut findings = lint_scripts(Some(replica), &ups);
+        for m in self.migrations() {
+            if let Some(down) = m.down_script() {
+                findings.extend(text_findings(m.version(), down));
+            }
+        }
+        findings.sort_by(|a, b| (a.version, &a.file, a.line).cmp(&(b.version, &b.file, b.line)));
+        Ok(findings)
+    }
+
+    /// Lints `scripts`, about to run in this order on `conn`; refuses them when a finding is
+    /// not allowed. Sets linted when they were embedded skip this: `build.rs` refused any
+    /// finding, and the crate's tests lint the set with its schema.
+    pub(crate) fn refuse_findings(
+        &self,
+        conn: &Connection,
+        scripts: &[(&Migration, Script<'_>)],
+    ) -> Result<()> {
+        if self.linted_at_build || scripts.is_empty() {
+            return Ok(());
+        }
+        let findings = lint_scripts(replica_of(conn), scripts);
+        for finding in findings.iter().filter(|f| f.allowed) {
+            log::warn!("{finding}");
+        }
+        let refused: Vec<Finding> = findings.into_iter().filter(|f| !f.allowed).collect();
+        if refused.is_empty() {
+            Ok(())
+        } else {
+            Err(MigrateError::Lint { findings: refused }.into())
+        }
+    }
+}
+
+/// The text findings of one script, with the file's escapes applied.
+fn text_findings(version: i64, script: Script<'_>) -> Vec<Finding> {
+    let (allowed, _) = sql::allowed(script.sql);
+    sql::text_findings(script.sql, !script.no_transaction)
+        .into_iter()
+        .map(|found| finding(version, script.file, found, &allowed))
+        .collect()
+}
+
+fn finding(version: i64, file: &str, found: TextFinding, allowed: &[&str]) -> Finding {
+    Finding {
+        rule: found.rule,
+        version,
+        file: file.to_owned(),
+        line: found.line,
+        message: found.message,
+        why: found.why.to_owned(),
+        fix: found.fix,
+        allowed: allowed.contains(&found.rule),
+    }
+}
+
+/// Lints scripts in order; `replica` holds the schema the first one starts from and is moved
+/// forward by running each on it (dropped, and the schema rule with it, when one fails there).
+fn lint_scripts(
+    mut replica: Option<Connection>,
+    scripts: &[(&Migration, Script<'_>)],
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for (m, script) in scripts {
+        findings.extend(text_findings(m.version(), *script));
+        let Some(conn) = replica.as_ref() else {
+            continue;
+        };
+        if !script.foreign_keys_off {
+            let (allowed, _) = sql::allowed(script.sql);
+            for (table, line, how) in sql::tables_removed(script.sql) {
+                let referencing = referencing(conn, &table);
+                if referencing.is_empty() {
+                    continue;
+                }
+                let children: Vec<String> = referencing
+                    .iter()
+                    .map(|(child, action)| format!("{child} (ON DELETE {action})"))
+                    .collect();
+                findings.push(finding(
+                    m.version(),
+                    script.file,
+                    TextFinding {
+                        rule: sql::DROP_REFERENCED_TABLE,
+                        line,
+                        message: format!(
+                            "it {how} table `{table}`, which {} references",
+                            children.join(", ")
+                        ),
+                        why: "with foreign keys on, that deletes or changes every referencing \
+                              row (a table rebuild without the directive loses all of them)",
+                        fix: "put `-- foreign-keys: off` in the file's header: keys are switched \
+                              off around it and checked before it commits"
+                            .to_owned(),
+                    },
+                    &allowed,
+                ));
+            }
+        }
+        if conn.execute_batch(script.sql).is_err() {
+            replica = None;
+        }
+    }
+    findings
+}
+
+/// Child tables whose foreign key on `table` deletes or changes their rows with it.
+fn referencing(conn: &Connection, table: &str) -> Vec<(String, String)> {
+    const SQL: &str = "SELECT m.name, upper(f.on_delete) FROM sqlite_master AS m \
+         JOIN pragma_foreign_key_list(m.name) AS f \
+         WHERE m.type = 'table' AND f.\"table\" = ?1 COLLATE NOCASE AND m.name <> ?1 COLLATE NOCASE \
+           AND upper(f.on_delete) IN ('CASCADE', 'SET NULL', 'SET DEFAULT') \
+         ORDER BY m.name";
+    conn.prepare(SQL)
+        .and_then(|mut s| {
+            s.query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .unwrap_or_default()
+}
+
+/// An in-memory database with the schema of `conn` and no rows; `None` when it cannot be made
+/// (the schema rule is then skipped: the text rules still run).
+fn replica_of(conn: &Connection) -> Option<Connection> {
+    let replica = Connection::open_in_memory().ok()?;
+    let mut statement = conn
+        .prepare(
+            "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' \
+             ORDER BY CASE type WHEN 'table' THEN 0 ELSE 1 END, rowid",
+        )
+        .ok()?;
+    let schema: Vec<String> = statement
+        .query_map([], |r| r.get(0))
+        .ok()?
+        .collect::<rusqlite::Result<_>>()
+        .ok()?;
+    for sql in schema {
+        replica.execute_batch(&sql).ok()?;
+    }
+    Some(replica)
+}

@@ -1,0 +1,205 @@
+//! Migration safety: the linter refuses what would lose data silently, before anything runs.
+
+use pipeline_store::migrate::{MigrateError, Migration, Migrator};
+use pipeline_store::model::{NewPipeline, NewStage, StageType};
+use pipeline_store::repo::pipelines;
+use pipeline_store::{Error, initialize_database, schema};
+
+use crate::common::{TempDb, TestResult, snapshot, write_migrations};
+use crate::migration_features::REBUILD_PIPELINES;
+
+/// A database file with the embedded schema and one pipeline with two stages.
+fn seeded_file() -> TestResult<TempDb> {
+    let db = TempDb::new()?;
+    let conn = initialize_database(&db.url())?;
+    pipelines::create(
+        &conn,
+        &NewPipeline::new("kept")
+            .stage(NewStage::new("a", StageType::Checksum, "sha256"))
+            .stage(NewStage::new("b", StageType::Compression, "zstd")),
+    )?;
+    Ok(db)
+}
+
+/// The embedded migrations and one more, from a file in a directory.
+fn with_file(dir: &std::path::Path, name: &str, sql: &str) -> TestResult<Migrator> {
+    write_migrations(dir, &[(name, sql)])?;
+    let mut all = schema::migrator().migrations().to_vec();
+    all.extend(Migrator::from_dir(dir)?.migrations().iter().cloned());
+    Ok(Migrator::new(all)?)
+}
+
+#[test]
+fn each_rule_refuses_its_examples_with_nothing_applied_and_the_file_unchanged() -> TestResult {
+    let cases: Vec<(&str, String)> = vec![
+        (
+            "foreign-keys-pragma",
+            format!("PRAGMA foreign_keys=OFF;\n{REBUILD_PIPELINES}"),
+        ),
+        (
+            "foreign-keys-pragma",
+            "pragma FOREIGN_KEYS = 0;\nCREATE TABLE t (x);".to_owned(),
+        ),
+        (
+            "directive-spelling",
+            format!("-- foreign-keys:off\n{REBUILD_PIPELINES}"),
+        ),
+        (
+            "directive-spelling",
+            format!("-- Foreign-Keys: OFF\n{REBUILD_PIPELINES}"),
+        ),
+        (
+            "directive-spelling",
+            format!("-- foreign_keys: off\n{REBUILD_PIPELINES}"),
+        ),
+        (
+            "directive-spelling",
+            format!("-- foreign-keys: off;\n{REBUILD_PIPELINES}"),
+        ),
+        (
+            "directive-spelling",
+            "-- no transaction\nVACUUM;".to_owned(),
+        ),
+        (
+            "transaction-control",
+            "BEGIN TRANSACTION;\nCREATE TABLE t (x);\nCOMMIT;".to_owned(),
+        ),
+        (
+            "transaction-control",
+            "CREATE TABLE t (x);\nCOMMIT;\nCREATE TABLE u (x);".to_owned(),
+        ),
+        ("drop-referenced-table", REBUILD_PIPELINES.to_owned()),
+        (
+            "drop-referenced-table",
+            "ALTER TABLE pipelines RENAME TO pipelines_old;".to_owned(),
+        ),
+    ];
+    for (rule, sql) in cases {
+        let db = seeded_file()?;
+        let dir = tempfile::tempdir()?;
+        let migrator = with_file(dir.path(), "29990101000000_change.sql", &sql)?;
+        let before_bytes = std::fs::read(&db.path)?;
+        let before = snapshot(&pipeline_store::rusqlite::Connection::open(&db.path)?)?;
+        let error = schema::OpenOptions::new()
+            .open_with_migrator(&db.url(), &migrator)
+            .expect_err(rule);
+        let Error::Migrate(MigrateError::Lint { findings }) = &error else {
+            return Err(format!("{rule}: expected Lint, got {error:?}").into());
+        };
+        assert!(
+            findings.iter().any(|f| f.rule == rule),
+            "{rule}: {findings:?}"
+        );
+        let first = findings.iter().find(|f| f.rule == rule).ok_or("finding")?;
+        assert_eq!(first.file, "29990101000000_change.sql");
+        assert!(first.line >= 1 && !first.fix.is_empty() && !first.why.is_empty());
+        assert!(!error.to_string().contains('\n'), "{error}");
+        assert_eq!(
+            std::fs::read(&db.path)?,
+            before_bytes,
+            "{rule}: the file changed"
+        );
+        assert_eq!(
+            snapshot(&pipeline_store::rusqlite::Connection::open(&db.path)?)?,
+            before
+        );
+        // Migrator::lint and validate say the same before anything is opened.
+        assert!(
+            migrator
+                .lint()?
+                .iter()
+                .any(|f| f.rule == rule && !f.allowed)
+        );
+        assert!(matches!(
+            migrator.validate(),
+            Err(Error::Migrate(MigrateError::Lint { .. }))
+        ));
+    }
+    Ok(())
+}
+
+#[test]
+fn near_variants_that_are_fine_run() -> TestResult {
+    for sql in [
+        "CREATE TABLE audit (x);\nCREATE TRIGGER audit_pipelines AFTER INSERT ON pipelines BEGIN\n  INSERT INTO audit VALUES (CASE WHEN new.archived THEN 'archived' ELSE 'active' END);\nEND;",
+        "INSERT INTO pipelines (id, name, created_at, updated_at) VALUES ('x', 'BEGIN; COMMIT; PRAGMA foreign_keys=OFF; DROP TABLE pipelines', 't', 't');",
+        "-- COMMIT; PRAGMA foreign_keys = OFF; DROP TABLE pipelines;\n/* BEGIN */ CREATE TABLE \"commit\" (\"begin\" TEXT, [end] TEXT);",
+        "SAVEPOINT step;\nCREATE TABLE scratch (x);\nROLLBACK TO step;\nRELEASE step;",
+        "-- foreign-keys: off\nALTER TABLE pipelines RENAME TO pipelines_old;\nALTER TABLE pipelines_old RENAME TO pipelines;",
+        "-- no-transaction\nBEGIN;\nCREATE TABLE own (x);\nCOMMIT;",
+        "PRAGMA foreign_key_check;",
+        "DROP TABLE IF EXISTS never_existed;",
+    ] {
+        let db = seeded_file()?;
+        let dir = tempfile::tempdir()?;
+        let migrator = with_file(dir.path(), "29990101000000_fine.sql", sql)?;
+        assert_eq!(migrator.lint()?, Vec::new(), "{sql}");
+        let (conn, report) = schema::OpenOptions::new().open_with_migrator(&db.url(), &migrator)?;
+        assert_eq!(report.applied.len(), 1, "{sql}");
+        let kept = pipelines::find_by_name(&conn, "kept")?.ok_or("kept")?;
+        assert_eq!(kept.stages.len(), 2, "{sql}");
+    }
+    Ok(())
+}
+
+#[test]
+fn an_escape_in_the_file_lets_a_deliberate_case_through() -> TestResult {
+    let migrator = Migrator::new(vec![
+        Migration::new(1, "parent", "CREATE TABLE parent (id INTEGER PRIMARY KEY);"),
+        Migration::new(
+            2,
+            "child",
+            "CREATE TABLE child (parent INTEGER REFERENCES parent(id) ON DELETE CASCADE);",
+        ),
+        Migration::new(
+            3,
+            "drop both",
+            "-- Both go: the children are meant to.\n-- pipeline-store: allow drop-referenced-table\nDROP TABLE parent;\nDROP TABLE child;",
+        ),
+    ])?;
+    let findings = migrator.lint()?;
+    assert_eq!(findings.len(), 1);
+    assert!(findings[0].allowed && findings[0].rule == "drop-referenced-table");
+    assert_eq!(findings[0].line, 3);
+    let mut conn = pipeline_store::rusqlite::Connection::open_in_memory()?;
+    assert_eq!(migrator.run(&mut conn)?.applied.len(), 3);
+    Ok(())
+}
+
+#[test]
+fn down_scripts_are_linted_before_a_revert() -> TestResult {
+    let migrator = Migrator::new(vec![
+        Migration::new(1, "parent", "CREATE TABLE parent (id INTEGER PRIMARY KEY);"),
+        Migration::new(
+            2,
+            "child",
+            "CREATE TABLE child (parent INTEGER REFERENCES parent(id) ON DELETE CASCADE);",
+        )
+        .with_down("BEGIN;\nDROP TABLE child;\nCOMMIT;"),
+    ])?;
+    let mut conn = pipeline_store::rusqlite::Connection::open_in_memory()?;
+    let error = migrator
+        .run(&mut conn)
+        .map(|_| ())
+        .and_then(|()| migrator.revert_to(&mut conn, 1).map(|_| ()));
+    let Err(Error::Migrate(MigrateError::Lint { findings })) = error else {
+        return Err(format!("expected Lint, got {error:?}").into());
+    };
+    assert!(
+        findings
+            .iter()
+            .all(|f| f.rule == "transaction-control" && f.file == "2_child.down.sql")
+    );
+    assert_eq!(
+        pipeline_store::migrate::applied(&conn)?.len(),
+        2,
+        "nothing reverted"
+    );
+    Ok(())
+}
+
+#[test]
+fn the_embedded_migrations_have_no_findings() -> TestResult {
+    assert_eq!(schema::migrator().lint()?, Vec::new());
+    Ok(())
+}
