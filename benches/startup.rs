@@ -135,12 +135,32 @@ fn cold(c: &mut Criterion) {
     group.finish();
 }
 
+/// Schema drift over a 206-migration history: replaying the applied migrations in memory and
+/// comparing both schemas, table by table. Nothing raw does the same, so no ratio.
+fn drift_200(c: &mut Criterion) {
+    let migrator = with_extra_migrations(200);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = dir.path().join("drift.db").display().to_string();
+    let (conn, _) = OpenOptions::new()
+        .open_with_migrator(&url, &migrator)
+        .expect("migrate once");
+    let mut group = c.benchmark_group("drift_200");
+    group.bench_function("pipeline-store", |b| {
+        b.iter(|| {
+            let drift = schema::drift(&conn, &migrator).expect("drift");
+            assert!(drift.is_empty());
+            black_box(drift)
+        });
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = startup;
     config = Criterion::default()
         .sample_size(60)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4));
-    targets = warm_schema, cold, warm_200
+    targets = warm_schema, cold, warm_200, drift_200
 }
 criterion_main!(startup);

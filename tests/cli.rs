@@ -922,3 +922,34 @@ fn migrate_lint_names_file_line_and_rule_in_text_and_json() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn check_and_migrate_diff_report_schema_drift() -> TestResult {
+    let db = TempDb::new()?;
+    run(&db, &["init"]);
+    let (text, listed) = both_forms(&db, &["migrate", "diff"]);
+    assert!(text.starts_with("no drift"), "{text}");
+    assert_eq!(listed, serde_json::json!([]));
+    raw(&db.path)?.execute_batch("CREATE INDEX by_hand ON pipelines(updated_at);")?;
+    let drifted = run(&db, &["migrate", "diff"]);
+    assert_eq!(code(&drifted), Some(1));
+    assert_eq!(
+        stdout(&drifted),
+        "index by_hand: not created by the migrations\n"
+    );
+    let listed: Value = serde_json::from_slice(&run(&db, &["migrate", "diff", "--json"]).stdout)?;
+    assert_eq!(listed[0]["kind"], "index");
+    assert_eq!(listed[0]["object"], "by_hand");
+    assert_eq!(listed[0]["property"], "unexpected");
+    let checked = run(&db, &["check"]);
+    assert_eq!(code(&checked), Some(1));
+    assert!(
+        stdout(&checked).contains("schema drift        PROBLEM  index by_hand"),
+        "{}",
+        stdout(&checked)
+    );
+    let report: Value = serde_json::from_slice(&run(&db, &["check", "--json"]).stdout)?;
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["drift"][0]["object"], "by_hand");
+    Ok(())
+}

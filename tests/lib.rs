@@ -7,6 +7,7 @@ mod children;
 #[cfg(feature = "cli")]
 mod cli;
 mod common;
+mod drift;
 mod errors;
 mod legacy;
 mod list_modes;

@@ -188,12 +188,12 @@ impl Migrator {
         let mut report = ValidationReport::default();
         let mut previous = 0;
         for m in self.migrations() {
-            let before = schema_of(&conn)?;
+            let before = super::drift::model(&conn)?;
             self.run_to(&mut conn, m.version())?;
-            let after = schema_of(&conn)?;
+            let after = super::drift::model(&conn)?;
             if m.down_sql().is_some() {
                 self.revert_to(&mut conn, previous)?;
-                if schema_of(&conn)? != before {
+                if super::drift::model(&conn)? != before {
                     return Err(MigrateError::ValidationFailed {
                         version: m.version(),
                         file: m.file().to_owned(),
@@ -203,7 +203,7 @@ impl Migrator {
                     .into());
                 }
                 self.run_to(&mut conn, m.version())?;
-                if schema_of(&conn)? != after {
+                if super::drift::model(&conn)? != after {
                     return Err(MigrateError::ValidationFailed {
                         version: m.version(),
                         file: m.file().to_owned(),
@@ -220,15 +220,4 @@ impl Migrator {
         }
         Ok(report)
     }
-}
-
-/// The schema, history table and its index left out: every object's type, name and SQL, sorted.
-fn schema_of(conn: &Connection) -> Result<Vec<(String, String, Option<String>)>> {
-    let mut statement = conn.prepare(
-        "SELECT type, name, sql FROM sqlite_master WHERE tbl_name <> '_sqlx_migrations' ORDER BY type, name",
-    )?;
-    let rows = statement
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(rows)
 }

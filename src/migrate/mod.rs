@@ -24,6 +24,7 @@
 //!   the same time never apply a migration twice, and none of them fails for it.
 //! * A migration that fails is rolled back completely and leaves no history row.
 
+mod drift;
 mod error;
 mod foreign_keys;
 mod history;
@@ -40,6 +41,7 @@ mod runner;
 mod script;
 pub(crate) mod sql;
 
+pub use drift::{Difference, ObjectKind};
 pub use foreign_keys::ForeignKeyViolation;
 pub use history::{AppliedMigration, applied};
 pub use lint::Finding;

@@ -7,7 +7,7 @@ use rusqlite::Connection;
 use super::file::not_a_database;
 use super::migrator;
 use crate::error::Result;
-use crate::migrate::{ForeignKeyViolation, MigrationState, MigrationStatus, Migrator};
+use crate::migrate::{Difference, ForeignKeyViolation, MigrationState, MigrationStatus, Migrator};
 
 /// What [`check`] found. Empty lists mean healthy.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -26,6 +26,8 @@ pub struct CheckReport {
     /// Applied versions whose file differs only in line endings or a BOM (not a problem;
     /// `Migrator::repair` can record the file's checksum).
     pub line_endings: Vec<MigrationStatus>,
+    /// How the schema differs from the one the applied migrations build ([`drift`]).
+    pub drift: Vec<Difference>,
 }
 
 impl CheckReport {
@@ -36,11 +38,12 @@ impl CheckReport {
             && self.foreign_keys.is_empty()
             && self.migrations.is_empty()
             && self.out_of_order.is_empty()
+            && self.drift.is_empty()
     }
 }
 
-/// Checks a database: `PRAGMA integrity_check`, `PRAGMA foreign_key_check` and the migration
-/// history against this crate's migrations. Reads only.
+/// Checks a database: `PRAGMA integrity_check`, `PRAGMA foreign_key_check`, the migration
+/// history against this crate's migrations, and schema drift. Reads only.
 ///
 /// ```
 /// let conn = pipeline_store::initialize_database(":memory:")?;
@@ -100,5 +103,31 @@ fn check_report(conn: &Connection, migrator: &Migrator) -> Result<CheckReport> {
             _ => report.migrations.push(row),
         }
     }
+    report.drift = migrator.drift(conn)?;
     Ok(report)
+}
+
+/// How the live schema differs from the schema the applied migrations build when replayed on
+/// an empty in-memory database: tables, columns (type, not null, default, primary key
+/// position), unique constraints, foreign keys (columns, target, actions), indexes (columns,
+/// unique, partial `WHERE`), triggers and views, each difference once. Empty when the schema is
+/// what the migrations make. Reads only.
+///
+/// ```
+/// use pipeline_store::migrate::ObjectKind;
+///
+/// let conn = pipeline_store::initialize_database(":memory:")?;
+/// assert!(pipeline_store::schema::drift(&conn, pipeline_store::schema::migrator())?.is_empty());
+/// conn.execute_batch("CREATE INDEX by_hand ON pipelines(updated_at);")?;
+/// let drift = pipeline_store::schema::drift(&conn, pipeline_store::schema::migrator())?;
+/// assert_eq!((drift[0].kind, drift[0].object.as_str(), drift[0].property), (ObjectKind::Index, "by_hand", "unexpected"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// [`Error::Sqlite`](crate::Error::Sqlite) when the schema cannot be read or an applied
+/// migration cannot be replayed.
+pub fn drift(conn: &Connection, migrator: &Migrator) -> Result<Vec<Difference>> {
+    migrator.drift(conn)
 }

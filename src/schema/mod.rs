@@ -49,7 +49,7 @@ use crate::migrate::{Embedded, Migration, MigrationReport, Migrator};
 /// The one type for a row whose foreign key points nowhere, owned by [`crate::migrate`].
 pub use crate::migrate::ForeignKeyViolation;
 pub use backup::backup;
-pub use check::{CheckReport, check, check_with};
+pub use check::{CheckReport, check, check_with, drift};
 pub use open::{JournalMode, OpenOptions, Synchronous};
 
 use file::{FileState, check_parent, inspect_file};

@@ -19,8 +19,8 @@ use pipeline_store::{Error, MigrateError};
 use crate::commands::check::check;
 use crate::commands::init::{demo, init};
 use crate::commands::migrate::{
-    migrate_add, migrate_baseline, migrate_info, migrate_lint, migrate_repair, migrate_revert,
-    migrate_run, migrate_validate,
+    migrate_add, migrate_baseline, migrate_diff, migrate_info, migrate_lint, migrate_repair,
+    migrate_revert, migrate_run, migrate_validate,
 };
 use crate::commands::pipeline::pipeline;
 
@@ -117,6 +117,8 @@ pub(crate) enum MigrateCommand {
         #[arg(long)]
         source: Option<PathBuf>,
     },
+    /// Print how the schema differs from the one the applied migrations build: exit 1 on drift.
+    Diff,
     /// Lint every migration (and down script) before it runs: exit 1 on a finding the file does
     /// not allow.
     Lint {
@@ -292,6 +294,7 @@ pub(crate) fn run(cli: &Cli) -> Outcome {
             }
             MigrateCommand::Validate { source } => migrate_validate(cli, source.as_deref()),
             MigrateCommand::Lint { source } => migrate_lint(cli, source.as_deref()),
+            MigrateCommand::Diff => migrate_diff(cli),
         },
         Command::Pipeline { command } => pipeline(cli, command),
         Command::Check => check(cli),

@@ -11,8 +11,8 @@ use pipeline_store::schema::{self};
 use crate::commands::init::init;
 use crate::output::emit;
 use crate::output::json::{
-    AddedJson, AppliedJson, BaselinedJson, FindingJson, MigrationJson, PendingJson, RepairJson,
-    RevertedJson, ValidationJson,
+    AddedJson, AppliedJson, BaselinedJson, DifferenceJson, FindingJson, MigrationJson, PendingJson,
+    RepairJson, RevertedJson, ValidationJson,
 };
 use crate::output::text::{millis, table};
 use crate::{Cli, Failure, Outcome, open_history, open_unmigrated};
@@ -161,6 +161,26 @@ pub(crate) fn migrate_validate(cli: &Cli, source: Option<&Path>) -> Outcome {
             v.irreversible.len()
         )
     })
+}
+
+pub(crate) fn migrate_diff(cli: &Cli) -> Outcome {
+    let conn = open_unmigrated(cli)?;
+    let drift = schema::drift(&conn, schema::migrator())?;
+    let shown: Vec<DifferenceJson> = drift.iter().map(DifferenceJson::from).collect();
+    emit(cli, &shown, |_| {
+        if drift.is_empty() {
+            return "no drift: the schema is what the applied migrations make\n".to_owned();
+        }
+        drift.iter().fold(String::new(), |mut text, d| {
+            let _ = writeln!(text, "{d}");
+            text
+        })
+    })?;
+    if drift.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::CheckFailed)
+    }
 }
 
 /// The built-in migrations, or those of `source`.

@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use pipeline_store::migrate::{AppliedStep, Finding, MigrationStatus, PendingMigration};
+use pipeline_store::migrate::{
+    AppliedStep, Difference, Finding, MigrationStatus, PendingMigration,
+};
 use pipeline_store::model::Pipeline;
 use pipeline_store::repo::pipelines::PipelineSummary;
 use pipeline_store::schema::CheckReport;
@@ -240,6 +242,7 @@ pub(crate) struct CheckJson {
     pub(crate) out_of_order: Vec<MigrationJson>,
     pub(crate) pending: Vec<MigrationJson>,
     pub(crate) line_endings: Vec<MigrationJson>,
+    pub(crate) drift: Vec<DifferenceJson>,
 }
 
 impl From<&CheckReport> for CheckJson {
@@ -259,6 +262,7 @@ impl From<&CheckReport> for CheckJson {
             migrations: r.migrations.iter().map(MigrationJson::from).collect(),
             out_of_order: r.out_of_order.iter().map(MigrationJson::from).collect(),
             pending: r.pending.iter().map(MigrationJson::from).collect(),
+            drift: r.drift.iter().map(DifferenceJson::from).collect(),
             line_endings: r.line_endings.iter().map(MigrationJson::from).collect(),
         }
     }
@@ -309,6 +313,28 @@ impl From<&Finding> for FindingJson {
             why: f.why.clone(),
             fix: f.fix.clone(),
             allowed: f.allowed,
+        }
+    }
+}
+
+/// `migrate diff` and `check`: one way the schema differs from the migrations'.
+#[derive(Serialize)]
+pub(crate) struct DifferenceJson {
+    pub(crate) kind: String,
+    pub(crate) object: String,
+    pub(crate) property: &'static str,
+    pub(crate) expected: Option<String>,
+    pub(crate) found: Option<String>,
+}
+
+impl From<&Difference> for DifferenceJson {
+    fn from(d: &Difference) -> Self {
+        Self {
+            kind: d.kind.to_string(),
+            object: d.object.clone(),
+            property: d.property,
+            expected: d.expected.clone(),
+            found: d.found.clone(),
         }
     }
 }

@@ -188,6 +188,12 @@ pub(crate) fn check_text(report: &CheckReport) -> String {
             row.file.as_deref().unwrap_or(&row.description)
         );
     }
+    if report.drift.is_empty() {
+        text.push_str("schema drift        ok\n");
+    }
+    for difference in &report.drift {
+        let _ = writeln!(text, "schema drift        PROBLEM  {difference}");
+    }
     text
 }
 

@@ -1,0 +1,294 @@
+//! Schema drift: the live schema against the one its applied migrations build, and `validate`
+//! comparing schemas rather than text.
+
+use std::time::{Duration, Instant};
+
+use pipeline_store::migrate::{Difference, MigrateError, Migration, Migrator, ObjectKind};
+use pipeline_store::rusqlite::{Connection, params};
+use pipeline_store::{Error, initialize_database, schema};
+
+use crate::common::{TempDb, TestResult, write_migrations};
+
+/// The tables and indexes as the original application's initial migration wrote them (its file
+/// differs from ours in layout and comments, so its checksum does too).
+const ORIGINAL_INITIAL: &str = "
+CREATE TABLE IF NOT EXISTS pipelines (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    archived BOOLEAN NOT NULL DEFAULT false,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pipeline_stages (
+    id TEXT PRIMARY KEY,
+    pipeline_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    stage_type TEXT NOT NULL,
+    enabled BOOLEAN NOT NULL DEFAULT TRUE,
+    stage_order INTEGER NOT NULL,
+    algorithm TEXT NOT NULL,
+    parallel_processing BOOLEAN NOT NULL DEFAULT FALSE,
+    chunk_size INTEGER,
+    archived BOOLEAN NOT NULL DEFAULT FALSE,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    FOREIGN KEY (pipeline_id) REFERENCES pipelines(id) ON DELETE CASCADE
+);
+CREATE TABLE IF NOT EXISTS pipeline_configuration (
+    pipeline_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    archived BOOLEAN NOT NULL DEFAULT FALSE,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (pipeline_id, key),
+    FOREIGN KEY (pipeline_id) REFERENCES pipelines(id) ON DELETE CASCADE
+);
+CREATE TABLE IF NOT EXISTS stage_parameters (
+    stage_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    archived BOOLEAN NOT NULL DEFAULT FALSE,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (stage_id, key),
+    FOREIGN KEY (stage_id) REFERENCES pipeline_stages(id) ON DELETE CASCADE
+);
+CREATE TABLE IF NOT EXISTS processing_metrics (
+    pipeline_id TEXT PRIMARY KEY,
+    bytes_processed INTEGER NOT NULL DEFAULT 0,
+    bytes_total INTEGER NOT NULL DEFAULT 0,
+    chunks_processed INTEGER NOT NULL DEFAULT 0,
+    chunks_total INTEGER NOT NULL DEFAULT 0,
+    start_time_rfc3339 TEXT,
+    end_time_rfc3339 TEXT,
+    processing_duration_ms INTEGER,
+    throughput_bytes_per_second REAL NOT NULL DEFAULT 0.0,
+    compression_ratio REAL,
+    error_count INTEGER NOT NULL DEFAULT 0,
+    warning_count INTEGER NOT NULL DEFAULT 0,
+    input_file_size_bytes INTEGER NOT NULL DEFAULT 0,
+    output_file_size_bytes INTEGER NOT NULL DEFAULT 0,
+    input_file_checksum TEXT,
+    output_file_checksum TEXT,
+    FOREIGN KEY (pipeline_id) REFERENCES pipelines(id) ON DELETE CASCADE
+);
+CREATE INDEX idx_pipeline_stages_order
+ON pipeline_stages(pipeline_id, stage_order);
+CREATE INDEX idx_pipeline_stages_pipeline_id
+ON pipeline_stages(pipeline_id);
+CREATE INDEX idx_pipeline_configuration_pipeline_id
+ON pipeline_configuration(pipeline_id);
+CREATE INDEX idx_stage_parameters_stage_id
+ON stage_parameters(stage_id);
+CREATE INDEX idx_pipelines_name
+ON pipelines(name) WHERE archived = false;
+";
+
+const ORIGINAL_SHA384: &str = "a2619f4f47a4af7c8c2867a644018ad1e5bb33bd0196c549e254ac6c4d7581c4ff4497536b0f6d13aa20f35a49f4192d";
+
+#[test]
+fn a_database_of_the_original_application_shows_no_drift() -> TestResult {
+    let db = TempDb::new()?;
+    {
+        let conn = Connection::open(&db.path)?;
+        conn.execute_batch(ORIGINAL_INITIAL)?;
+        conn.execute_batch(
+            "CREATE TABLE _sqlx_migrations (version BIGINT PRIMARY KEY, description TEXT NOT NULL, \
+             installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, success BOOLEAN NOT NULL, \
+             checksum BLOB NOT NULL, execution_time BIGINT NOT NULL);",
+        )?;
+        let checksum: Vec<u8> = (0..ORIGINAL_SHA384.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&ORIGINAL_SHA384[i..i + 2], 16))
+            .collect::<Result<_, _>>()?;
+        conn.execute(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES (20250101000000, 'initial schema', TRUE, ?1, 1000)",
+            params![checksum],
+        )?;
+        assert_eq!(
+            schema::drift(&conn, schema::migrator())?,
+            Vec::new(),
+            "before the upgrade"
+        );
+    }
+    let conn = initialize_database(&db.url())?;
+    assert_eq!(
+        schema::drift(&conn, schema::migrator())?,
+        Vec::new(),
+        "after it"
+    );
+    assert!(schema::check(&conn)?.is_ok());
+    Ok(())
+}
+
+/// The one difference `change` makes to a freshly migrated database.
+fn one_difference(change: &str) -> TestResult<Difference> {
+    let db = TempDb::new()?;
+    drop(initialize_database(&db.url())?);
+    Connection::open(&db.path)?.execute_batch(change)?;
+    let conn = initialize_database(&db.url())?;
+    let drift = schema::drift(&conn, schema::migrator())?;
+    assert_eq!(drift.len(), 1, "{change}: {drift:#?}");
+    let report = schema::check(&conn)?;
+    assert!(!report.is_ok());
+    assert_eq!(report.drift, drift);
+    Ok(drift.into_iter().next().ok_or("one")?)
+}
+
+#[test]
+fn each_kind_of_difference_is_reported_once_with_its_object_and_property() -> TestResult {
+    let cases: &[(&str, ObjectKind, &str, &str)] = &[
+        ("CREATE INDEX by_hand ON pipelines(updated_at);", ObjectKind::Index, "by_hand", "unexpected"),
+        ("DROP INDEX idx_pipeline_tags_tag;", ObjectKind::Index, "idx_pipeline_tags_tag", "missing"),
+        (
+            "DROP INDEX idx_pipeline_stages_order; CREATE INDEX idx_pipeline_stages_order ON pipeline_stages(stage_order, pipeline_id);",
+            ObjectKind::Index,
+            "idx_pipeline_stages_order",
+            "columns",
+        ),
+        (
+            "DROP INDEX idx_pipelines_name; CREATE INDEX idx_pipelines_name ON pipelines(name) WHERE archived = 0 AND name <> '';",
+            ObjectKind::Index,
+            "idx_pipelines_name",
+            "where",
+        ),
+        (
+            "DROP INDEX idx_pipeline_tags_tag; CREATE UNIQUE INDEX idx_pipeline_tags_tag ON pipeline_tags(tag);",
+            ObjectKind::Index,
+            "idx_pipeline_tags_tag",
+            "unique",
+        ),
+        ("ALTER TABLE pipelines ADD COLUMN owner TEXT;", ObjectKind::Column, "pipelines.owner", "unexpected"),
+        ("CREATE TABLE notes (x);", ObjectKind::Table, "notes", "unexpected"),
+        (
+            "CREATE TRIGGER touch AFTER UPDATE ON pipelines BEGIN SELECT 1; END;",
+            ObjectKind::Trigger,
+            "touch",
+            "unexpected",
+        ),
+        ("CREATE VIEW active AS SELECT * FROM pipelines WHERE archived = 0;", ObjectKind::View, "active", "unexpected"),
+        (
+            "PRAGMA foreign_keys = OFF;
+             CREATE TABLE tags_new (pipeline_id TEXT NOT NULL, tag TEXT NOT NULL, created_at TEXT NOT NULL,
+                                    PRIMARY KEY (pipeline_id, tag));
+             INSERT INTO tags_new SELECT * FROM pipeline_tags;
+             DROP TABLE pipeline_tags;
+             ALTER TABLE tags_new RENAME TO pipeline_tags;
+             CREATE INDEX idx_pipeline_tags_tag ON pipeline_tags(tag);",
+            ObjectKind::ForeignKey,
+            "pipeline_tags: (pipeline_id) -> pipelines(id) ON UPDATE NO ACTION ON DELETE CASCADE",
+            "missing",
+        ),
+        (
+            "PRAGMA foreign_keys = OFF;
+             CREATE TABLE tags_new (pipeline_id TEXT NOT NULL REFERENCES pipelines(id) ON DELETE CASCADE,
+                                    tag TEXT, created_at TEXT NOT NULL, PRIMARY KEY (pipeline_id, tag));
+             INSERT INTO tags_new SELECT * FROM pipeline_tags;
+             DROP TABLE pipeline_tags;
+             ALTER TABLE tags_new RENAME TO pipeline_tags;
+             CREATE INDEX idx_pipeline_tags_tag ON pipeline_tags(tag);",
+            ObjectKind::Column,
+            "pipeline_tags.tag",
+            "not null",
+        ),
+    ];
+    for (change, kind, object, property) in cases {
+        let found = one_difference(change)?;
+        assert_eq!(
+            (found.kind, found.object.as_str(), found.property),
+            (*kind, *object, *property),
+            "{change}"
+        );
+        assert!(!found.to_string().is_empty());
+    }
+    Ok(())
+}
+
+/// `count` migrations after the embedded ones, each creating a table with an index.
+fn with_extra(count: i64) -> TestResult<Migrator> {
+    let mut all = schema::migrator().migrations().to_vec();
+    for i in 1..=count {
+        all.push(Migration::new(
+            20_990_000_000_000 + i,
+            format!("extra {i}"),
+            format!(
+                "CREATE TABLE extra_{i} (id INTEGER PRIMARY KEY, value TEXT NOT NULL DEFAULT '', owner TEXT REFERENCES pipelines(id));\n\
+                 CREATE INDEX idx_extra_{i} ON extra_{i}(value);"
+            ),
+        ));
+    }
+    Ok(Migrator::new(all)?)
+}
+
+#[test]
+fn drift_on_a_long_history_is_quick() -> TestResult {
+    let migrator = with_extra(200)?;
+    let db = TempDb::new()?;
+    let (conn, _) = schema::OpenOptions::new().open_with_migrator(&db.url(), &migrator)?;
+    let started = Instant::now();
+    assert_eq!(schema::drift(&conn, &migrator)?, Vec::new());
+    let took = started.elapsed();
+    eprintln!(
+        "drift over {} migrations: {took:?}",
+        migrator.migrations().len()
+    );
+    // Well under a second in a release build (see the `drift_200` bench); a debug build on a
+    // busy machine gets room.
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    Ok(())
+}
+
+#[test]
+fn validate_compares_schemas_not_text() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    write_migrations(
+        dir.path(),
+        &[
+            ("1_create_t.sql", "CREATE TABLE t (x);"),
+            ("2_rename.up.sql", "ALTER TABLE t RENAME TO u;"),
+            ("2_rename.down.sql", "ALTER TABLE u RENAME TO t;"),
+            (
+                "3_parent.sql",
+                "CREATE TABLE parent (id INTEGER PRIMARY KEY, name TEXT);\nCREATE TABLE child (parent INTEGER REFERENCES parent(id) ON DELETE CASCADE);",
+            ),
+            (
+                "4_rebuild.up.sql",
+                "-- foreign-keys: off\nCREATE TABLE parent_new (id INTEGER PRIMARY KEY, name TEXT, note TEXT);\n\
+                 INSERT INTO parent_new (id, name) SELECT id, name FROM parent;\nDROP TABLE parent;\n\
+                 ALTER TABLE parent_new RENAME TO parent;",
+            ),
+            (
+                "4_rebuild.down.sql",
+                "-- foreign-keys: off\nCREATE TABLE parent_old (id INTEGER PRIMARY KEY, name TEXT);\n\
+                 INSERT INTO parent_old SELECT id, name FROM parent;\nDROP TABLE parent;\n\
+                 ALTER TABLE parent_old RENAME TO parent;",
+            ),
+        ],
+    )?;
+    let report = Migrator::from_dir(dir.path())?.validate()?;
+    assert_eq!(report.reversible, [2, 4]);
+
+    let lossy = tempfile::tempdir()?;
+    write_migrations(
+        lossy.path(),
+        &[
+            ("1_create.sql", "CREATE TABLE t (x, y);"),
+            ("2_add.up.sql", "ALTER TABLE t ADD COLUMN z TEXT;"),
+            ("3_drop.up.sql", "ALTER TABLE t DROP COLUMN y;"),
+            ("3_drop.down.sql", "SELECT 1;"),
+        ],
+    )?;
+    let error = Migrator::from_dir(lossy.path())?
+        .validate()
+        .expect_err("a down script that does not restore the column");
+    assert!(
+        matches!(
+            &error,
+            Error::Migrate(MigrateError::ValidationFailed { version: 3, .. })
+        ),
+        "{error:?}"
+    );
+    Ok(())
+}
