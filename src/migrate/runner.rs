@@ -184,6 +184,8 @@ impl Migrator {
     /// # Errors
     ///
     /// * [`MigrateError::InTransaction`] when `conn` has an open transaction;
+    /// * [`MigrateError::Lint`] when a pending migration has a lint finding its file does not
+    ///   allow (see [`Migrator::lint`]), with nothing applied;
     /// * a validation error ([`MigrateError::Dirty`], [`Missing`](MigrateError::Missing),
     ///   [`Modified`](MigrateError::Modified), [`OutOfOrder`](MigrateError::OutOfOrder)), with
     ///   nothing applied;
