@@ -88,9 +88,10 @@ impl Migrator {
         Ok(findings)
     }
 
-    /// Lints `scripts`, about to run in this order on `conn`; refuses them when a finding is
-    /// not allowed. Sets linted when they were embedded skip this: `build.rs` refused any
-    /// finding, and the crate's tests lint the set with its schema.
+    /// Lints `scripts`, about to run in this order on `conn`, and refuses them when a finding is
+    /// not allowed (allowed ones are logged). The embedded set skips this: `build.rs` refused
+    /// any text finding when it embedded the files, and the crate's tests lint the set with its
+    /// schema, so the open of a database never pays for it.
     pub(crate) fn refuse_findings(
         &self,
         conn: &Connection,
