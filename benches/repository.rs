@@ -325,6 +325,20 @@ fn raw_get_by_name(conn: &Connection, name: &str) -> RawPipeline {
 
 type RawSummary = (String, String, bool, i64, OffsetDateTime, OffsetDateTime);
 
+/// A summary row (id, name, archived, created_at, updated_at, stage count), typed.
+fn raw_summary(
+    r: &pipeline_store::rusqlite::Row<'_>,
+) -> pipeline_store::rusqlite::Result<RawSummary> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(5)?,
+        parse_time(&r.get::<_, String>(3)?),
+        parse_time(&r.get::<_, String>(4)?),
+    ))
+}
+
 fn raw_list_100(conn: &Connection) -> Vec<RawSummary> {
     conn.prepare_cached(
         "SELECT id, name, archived, created_at, updated_at, \
@@ -332,16 +346,7 @@ fn raw_list_100(conn: &Connection) -> Vec<RawSummary> {
          FROM pipelines WHERE archived = false ORDER BY name LIMIT 100",
     )
     .unwrap()
-    .query_map([], |r| {
-        Ok((
-            r.get(0)?,
-            r.get(1)?,
-            r.get(2)?,
-            r.get(5)?,
-            parse_time(&r.get::<_, String>(3)?),
-            parse_time(&r.get::<_, String>(4)?),
-        ))
-    })
+    .query_map([], raw_summary)
     .unwrap()
     .collect::<Result<_, _>>()
     .unwrap()
@@ -360,16 +365,7 @@ fn raw_page_50(conn: &Connection, archived: bool) -> Vec<RawSummary> {
     };
     conn.prepare_cached(sql)
         .unwrap()
-        .query_map([""], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(5)?,
-                parse_time(&r.get::<_, String>(3)?),
-                parse_time(&r.get::<_, String>(4)?),
-            ))
-        })
+        .query_map([""], raw_summary)
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap()

@@ -59,30 +59,55 @@ pub(crate) fn acquire(
             path: path.clone(),
             source,
         })?;
+    match poll(&lock, wait, File::try_lock) {
+        Polled::Taken { .. } => Ok(RunLock { _file: Some(lock) }),
+        Polled::TimedOut => Err(in_progress(version, file, path)),
+        Polled::Failed(source) => Err(crate::Error::Io {
+            operation: "locking the migration lock",
+            path,
+            source,
+        }),
+    }
+}
+
+/// How polling for a lock ended.
+enum Polled {
+    /// Taken; `waited` when another process held it first.
+    Taken { waited: bool },
+    /// Still held by another process when the wait ran out.
+    TimedOut,
+    /// The lock could not be taken at all.
+    Failed(std::io::Error),
+}
+
+/// Tries `take` on `lock` until it succeeds or `wait` runs out.
+fn poll(
+    lock: &File,
+    wait: Duration,
+    take: impl Fn(&File) -> std::result::Result<(), TryLockError>,
+) -> Polled {
     let deadline = Instant::now() + wait;
+    let mut waited = false;
     loop {
-        match lock.try_lock() {
-            Ok(()) => return Ok(RunLock { _file: Some(lock) }),
+        match take(lock) {
+            Ok(()) => return Polled::Taken { waited },
             Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                waited = true;
                 std::thread::sleep(POLL);
             }
-            Err(TryLockError::WouldBlock) => {
-                return Err(MigrateError::InProgress {
-                    version,
-                    file: file.to_owned(),
-                    lock: path,
-                }
-                .into());
-            }
-            Err(TryLockError::Error(source)) => {
-                return Err(crate::Error::Io {
-                    operation: "locking the migration lock",
-                    path,
-                    source,
-                });
-            }
+            Err(TryLockError::WouldBlock) => return Polled::TimedOut,
+            Err(TryLockError::Error(source)) => return Polled::Failed(source),
         }
     }
+}
+
+fn in_progress(version: i64, file: &str, lock: PathBuf) -> crate::Error {
+    MigrateError::InProgress {
+        version,
+        file: file.to_owned(),
+        lock,
+    }
+    .into()
 }
 
 /// What a dirty history row means.
@@ -113,31 +138,11 @@ pub(crate) fn explain_dirty(
     let Ok(lock) = File::open(&path) else {
         return Ok(Dirty::Abandoned);
     };
-    let deadline = Instant::now() + wait;
-    let mut waited = false;
-    loop {
-        match lock.try_lock_shared() {
-            Ok(()) => {
-                return Ok(if waited {
-                    Dirty::Finished
-                } else {
-                    Dirty::Abandoned
-                });
-            }
-            Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
-                waited = true;
-                std::thread::sleep(POLL);
-            }
-            Err(TryLockError::WouldBlock) => {
-                return Err(MigrateError::InProgress {
-                    version,
-                    file: file.to_owned(),
-                    lock: path,
-                }
-                .into());
-            }
-            // A lock that cannot be taken at all says nothing about a live run.
-            Err(TryLockError::Error(_)) => return Ok(Dirty::Abandoned),
-        }
+    match poll(&lock, wait, File::try_lock_shared) {
+        Polled::Taken { waited: true } => Ok(Dirty::Finished),
+        Polled::TimedOut => Err(in_progress(version, file, path)),
+        // Free at once: the run that wrote the row is gone. (A lock that cannot be taken at
+        // all says nothing about a live run either.)
+        Polled::Taken { waited: false } | Polled::Failed(_) => Ok(Dirty::Abandoned),
     }
 }
