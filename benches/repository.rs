@@ -325,7 +325,7 @@ fn raw_get_by_name(conn: &Connection, name: &str) -> RawPipeline {
 
 type RawSummary = (String, String, bool, i64, OffsetDateTime, OffsetDateTime);
 
-/// A summary row (id, name, archived, created_at, updated_at, stage count), typed.
+/// A summary row (`id`, `name`, `archived`, `created_at`, `updated_at`, stage count), typed.
 fn raw_summary(
     r: &pipeline_store::rusqlite::Row<'_>,
 ) -> pipeline_store::rusqlite::Result<RawSummary> {
