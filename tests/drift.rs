@@ -161,6 +161,19 @@ fn each_kind_of_difference_is_reported_once_with_its_object_and_property() -> Te
             "unique",
         ),
         ("ALTER TABLE pipelines ADD COLUMN owner TEXT;", ObjectKind::Column, "pipelines.owner", "unexpected"),
+        (
+            "PRAGMA foreign_keys = OFF;
+             CREATE TABLE p_new (id TEXT PRIMARY KEY, name TEXT NOT NULL, archived BOOLEAN NOT NULL DEFAULT false,
+                                 created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+             INSERT INTO p_new SELECT * FROM pipelines;
+             DROP TABLE pipelines;
+             ALTER TABLE p_new RENAME TO pipelines;
+             CREATE INDEX idx_pipelines_name ON pipelines(name) WHERE archived = false;
+             CREATE INDEX idx_pipelines_archived_name ON pipelines(name) WHERE archived = true;",
+            ObjectKind::Unique,
+            "pipelines(name)",
+            "missing",
+        ),
         ("CREATE TABLE notes (x);", ObjectKind::Table, "notes", "unexpected"),
         (
             "CREATE TRIGGER touch AFTER UPDATE ON pipelines BEGIN SELECT 1; END;",
