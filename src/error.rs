@@ -178,6 +178,17 @@ pub enum Error {
         reason: String,
     },
 
+    /// [`OpenOptions::rehearse_before_migrate`](crate::schema::OpenOptions::rehearse_before_migrate)
+    /// found that the pending migrations would lose rows or fail a check: nothing was applied.
+    #[error(
+        "the upgrade was rehearsed on a copy and refused, nothing was applied: {}",
+        rehearsal_summary(report)
+    )]
+    RehearsalRefused {
+        /// What the rehearsal found.
+        report: Box<crate::schema::Rehearsal>,
+    },
+
     /// A migration could not be loaded, validated or applied.
     #[error(transparent)]
     Migrate(#[from] MigrateError),
@@ -267,6 +278,42 @@ impl Error {
             _ => None,
         }
     }
+}
+
+/// One line on why a rehearsal refused an upgrade.
+fn rehearsal_summary(report: &crate::schema::Rehearsal) -> String {
+    if let Some(failure) = &report.failure {
+        return failure.clone();
+    }
+    let mut reasons: Vec<String> = report
+        .steps
+        .iter()
+        .flat_map(|step| {
+            step.losses().map(move |rows| {
+                format!(
+                    "migration {} ({}) would lose {} row(s) of {}",
+                    step.version,
+                    step.file,
+                    rows.lost(),
+                    rows.table
+                )
+            })
+        })
+        .collect();
+    for step in &report.steps {
+        if !step.foreign_keys.is_empty() {
+            reasons.push(format!(
+                "migration {} ({}) leaves {} row(s) pointing nowhere",
+                step.version,
+                step.file,
+                step.foreign_keys.len()
+            ));
+        }
+    }
+    if !report.integrity.is_empty() {
+        reasons.push(format!("integrity_check: {}", report.integrity.join("; ")));
+    }
+    reasons.join("; ")
 }
 
 /// SQLite's own message, on one line, without the statement text rusqlite adds to some errors.

@@ -953,3 +953,169 @@ fn check_and_migrate_diff_report_schema_drift() -> TestResult {
     assert_eq!(report["drift"][0]["object"], "by_hand");
     Ok(())
 }
+
+/// This crate's migration files and `extra`, in a new directory, for `--source`.
+fn migrations_with(dir: &Path, extra: &[(&str, &str)]) -> TestResult {
+    std::fs::create_dir_all(dir)?;
+    for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations"))? {
+        let entry = entry?;
+        std::fs::copy(entry.path(), dir.join(entry.file_name()))?;
+    }
+    crate::common::write_migrations(dir, extra)
+}
+
+#[test]
+fn migrate_rehearse_reports_what_an_upgrade_does_in_text_and_json() -> TestResult {
+    let db = TempDb::new()?;
+    run(&db, &["demo"]);
+    let before = std::fs::read(&db.path)?;
+    let safe = db.dir.path().join("safe");
+    migrations_with(
+        &safe,
+        &[(
+            "29990101000000_index.sql",
+            "CREATE INDEX by_update ON pipelines(updated_at);\n",
+        )],
+    )?;
+    let lossy = db.dir.path().join("lossy");
+    migrations_with(
+        &lossy,
+        &[("29990101000000_forget.sql", "DELETE FROM pipeline_tags;\n")],
+    )?;
+
+    let text = run(
+        &db,
+        &[
+            "migrate",
+            "rehearse",
+            "--source",
+            safe.to_str().ok_or("utf-8")?,
+        ],
+    );
+    assert_eq!(code(&text), Some(0), "{}", stderr(&text));
+    assert!(
+        stdout(&text).contains("29990101000000_index.sql"),
+        "{}",
+        stdout(&text)
+    );
+    assert!(stdout(&text).contains("nothing lost"), "{}", stdout(&text));
+
+    let lost = run(
+        &db,
+        &[
+            "migrate",
+            "rehearse",
+            "--source",
+            lossy.to_str().ok_or("utf-8")?,
+        ],
+    );
+    assert_eq!(code(&lost), Some(1));
+    assert!(stdout(&lost).contains("LOST 3 row(s)"), "{}", stdout(&lost));
+    let report: Value = serde_json::from_slice(
+        &run(
+            &db,
+            &[
+                "migrate",
+                "rehearse",
+                "--json",
+                "--source",
+                lossy.to_str().ok_or("utf-8")?,
+            ],
+        )
+        .stdout,
+    )?;
+    // The documented shape.
+    let keys: Vec<&str> = report
+        .as_object()
+        .ok_or("object")?
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "copy_time_ns",
+            "failure",
+            "findings",
+            "integrity",
+            "kept",
+            "ok",
+            "rows_lost",
+            "size_after",
+            "size_before",
+            "steps"
+        ]
+    );
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["rows_lost"], 3);
+    let step = &report["steps"][0];
+    let step_keys: Vec<&str> = step
+        .as_object()
+        .ok_or("step")?
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        step_keys,
+        [
+            "execution_time_ns",
+            "file",
+            "foreign_keys",
+            "rows",
+            "schema",
+            "version"
+        ]
+    );
+    let tags = step["rows"]
+        .as_array()
+        .ok_or("rows")?
+        .iter()
+        .find(|r| r["table"] == "pipeline_tags")
+        .ok_or("tags")?;
+    assert_eq!(
+        (
+            tags["before"].as_u64(),
+            tags["after"].as_u64(),
+            tags["lost"].as_u64()
+        ),
+        (Some(3), Some(0), Some(3))
+    );
+
+    let keep = db.dir.path().join("kept.db");
+    let kept = run(
+        &db,
+        &[
+            "migrate",
+            "rehearse",
+            "--source",
+            safe.to_str().ok_or("utf-8")?,
+            "--keep",
+            keep.to_str().ok_or("utf-8")?,
+        ],
+    );
+    assert_eq!(code(&kept), Some(0), "{}", stderr(&kept));
+    assert!(keep.is_file());
+    let again = run(
+        &db,
+        &[
+            "migrate",
+            "rehearse",
+            "--source",
+            safe.to_str().ok_or("utf-8")?,
+            "--keep",
+            keep.to_str().ok_or("utf-8")?,
+        ],
+    );
+    assert_eq!(
+        code(&again),
+        Some(4),
+        "a kept copy is never overwritten: {}",
+        stderr(&again)
+    );
+    assert_eq!(
+        std::fs::read(&db.path)?,
+        before,
+        "the database was only read"
+    );
+    Ok(())
+}

@@ -195,7 +195,9 @@ fn a_backup_finishes_while_another_process_commits_continuously() -> TestResult 
 }
 
 /// The lines a child prints, as they come.
-fn watch(child: &mut std::process::Child) -> TestResult<std::sync::mpsc::Receiver<String>> {
+pub(crate) fn watch(
+    child: &mut std::process::Child,
+) -> TestResult<std::sync::mpsc::Receiver<String>> {
     use std::io::BufRead as _;
     let stdout = child.stdout.take().ok_or("piped stdout")?;
     let (sender, receiver) = std::sync::mpsc::channel();
@@ -211,7 +213,7 @@ fn watch(child: &mut std::process::Child) -> TestResult<std::sync::mpsc::Receive
 }
 
 /// Waits (bounded) for a line that satisfies `until`; returns every line up to it.
-fn wait_for(
+pub(crate) fn wait_for(
     lines: &std::sync::mpsc::Receiver<String>,
     until: impl Fn(&str) -> bool,
 ) -> TestResult<Vec<String>> {

@@ -100,7 +100,7 @@ impl Migrator {
         if self.linted_at_build || scripts.is_empty() {
             return Ok(());
         }
-        let findings = lint_scripts(replica_of(conn), scripts);
+        let findings = findings(conn, scripts);
         for finding in findings.iter().filter(|f| f.allowed) {
             log::warn!("{finding}");
         }
@@ -111,6 +111,11 @@ impl Migrator {
             Err(MigrateError::Lint { findings: refused }.into())
         }
     }
+}
+
+/// Every finding on `scripts`, about to run in this order on `conn`, allowed ones included.
+pub(crate) fn findings(conn: &Connection, scripts: &[(&Migration, Script<'_>)]) -> Vec<Finding> {
+    lint_scripts(replica_of(conn), scripts)
 }
 
 /// The text findings of one script, with the file's escapes applied.

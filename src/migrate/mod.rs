@@ -55,12 +55,14 @@ use std::fmt::Write as _;
 
 use sha2::{Digest, Sha384};
 
+pub(crate) use drift::{diff as schema_diff, model as schema_model};
 pub use error::MigrateError;
 pub(crate) use foreign_keys::violations as foreign_key_violations;
 pub(crate) use history::{
     CREATE_HISTORY, FORGET_HISTORY, INSERT_HISTORY, Recorded, read_history, read_recorded,
     recorded_description,
 };
+pub(crate) use lint::findings as lint_findings;
 pub(crate) use migration::{Embedded, EmbeddedDown, Script};
 
 /// SHA-384 of a migration's bytes: the checksum sqlx records.

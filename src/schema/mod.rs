@@ -36,6 +36,7 @@ mod check;
 mod file;
 mod media;
 mod open;
+mod rehearse;
 mod url;
 
 use std::sync::OnceLock;
@@ -51,6 +52,7 @@ pub use crate::migrate::ForeignKeyViolation;
 pub use backup::backup;
 pub use check::{CheckReport, check, check_with, drift};
 pub use open::{JournalMode, OpenOptions, Synchronous};
+pub use rehearse::{Rehearsal, RehearsalStep, TableRows};
 
 use file::{FileState, check_parent, inspect_file};
 use url::{DatabaseUrl, Location};

@@ -90,6 +90,10 @@ impl Synchronous {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "a builder of independent switches, as std::fs::OpenOptions is"
+)]
 pub struct OpenOptions {
     create_if_missing: bool,
     read_only: bool,
@@ -98,6 +102,7 @@ pub struct OpenOptions {
     synchronous: Synchronous,
     migrate: bool,
     backup_dir: Option<PathBuf>,
+    rehearse: bool,
 }
 
 impl Default for OpenOptions {
@@ -118,6 +123,7 @@ impl OpenOptions {
             synchronous: Synchronous::Normal,
             migrate: true,
             backup_dir: None,
+            rehearse: false,
         }
     }
 
@@ -165,6 +171,16 @@ impl OpenOptions {
     /// nothing is pending or the database is empty.
     pub fn backup_before_migrate(&mut self, dir: impl Into<PathBuf>) -> &mut Self {
         self.backup_dir = Some(dir.into());
+        self
+    }
+
+    /// Before applying migrations to a file database, rehearse them on a copy
+    /// ([`Migrator::rehearse`]) and refuse the upgrade with [`Error::RehearsalRefused`] (and the
+    /// report) when a table would lose rows, a migration would fail or a check would: the real
+    /// file is then never touched. Costs a copy of the database on every open that has
+    /// migrations pending (none otherwise). Default `false`.
+    pub fn rehearse_before_migrate(&mut self, rehearse: bool) -> &mut Self {
+        self.rehearse = rehearse;
         self
     }
 
@@ -260,6 +276,17 @@ impl OpenOptions {
                 ..MigrationReport::default()
             }
         } else {
+            if self.rehearse && matches!(target.location, Location::File(_)) {
+                let pending = migrator.pending_quiet(&conn, self.busy_timeout)?;
+                if !pending.is_empty() {
+                    let report = migrator.rehearse(&conn, None)?;
+                    if !report.is_ok() {
+                        return Err(Error::RehearsalRefused {
+                            report: Box::new(report),
+                        });
+                    }
+                }
+            }
             let backup = match (&self.backup_dir, &target.location) {
                 (Some(dir), Location::File(path)) => {
                     { backup_if_pending(&conn, migrator, path, dir, self.busy_timeout) }

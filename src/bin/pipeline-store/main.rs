@@ -19,8 +19,8 @@ use pipeline_store::{Error, MigrateError};
 use crate::commands::check::check;
 use crate::commands::init::{demo, init};
 use crate::commands::migrate::{
-    migrate_add, migrate_baseline, migrate_diff, migrate_info, migrate_lint, migrate_repair,
-    migrate_revert, migrate_run, migrate_validate,
+    migrate_add, migrate_baseline, migrate_diff, migrate_info, migrate_lint, migrate_rehearse,
+    migrate_repair, migrate_revert, migrate_run, migrate_validate,
 };
 use crate::commands::pipeline::pipeline;
 
@@ -116,6 +116,17 @@ pub(crate) enum MigrateCommand {
         /// Validate the migrations in this directory instead of the built-in ones.
         #[arg(long)]
         source: Option<PathBuf>,
+    },
+    /// Apply the pending migrations to a copy and report what they do to the data: rows per
+    /// table, schema changes, checks, time. The database is only read. Exit 1 when a table
+    /// loses rows or a check fails.
+    Rehearse {
+        /// Rehearse the migrations in this directory instead of the built-in ones.
+        #[arg(long)]
+        source: Option<PathBuf>,
+        /// Leave the rehearsed copy here (a new file) instead of deleting it.
+        #[arg(long)]
+        keep: Option<PathBuf>,
     },
     /// Print how the schema differs from the one the applied migrations build: exit 1 on drift.
     Diff,
@@ -295,6 +306,9 @@ pub(crate) fn run(cli: &Cli) -> Outcome {
             MigrateCommand::Validate { source } => migrate_validate(cli, source.as_deref()),
             MigrateCommand::Lint { source } => migrate_lint(cli, source.as_deref()),
             MigrateCommand::Diff => migrate_diff(cli),
+            MigrateCommand::Rehearse { source, keep } => {
+                migrate_rehearse(cli, source.as_deref(), keep.as_deref())
+            }
         },
         Command::Pipeline { command } => pipeline(cli, command),
         Command::Check => check(cli),

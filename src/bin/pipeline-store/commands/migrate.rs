@@ -12,9 +12,9 @@ use crate::commands::init::init;
 use crate::output::emit;
 use crate::output::json::{
     AddedJson, AppliedJson, BaselinedJson, DifferenceJson, FindingJson, MigrationJson, PendingJson,
-    RepairJson, RevertedJson, ValidationJson,
+    RehearsalJson, RepairJson, RevertedJson, ValidationJson,
 };
-use crate::output::text::{millis, table};
+use crate::output::text::{millis, rehearsal_text, table};
 use crate::{Cli, Failure, Outcome, open_history, open_unmigrated};
 
 pub(crate) fn migrate_info(cli: &Cli) -> Outcome {
@@ -177,6 +177,20 @@ pub(crate) fn migrate_diff(cli: &Cli) -> Outcome {
         })
     })?;
     if drift.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::CheckFailed)
+    }
+}
+
+pub(crate) fn migrate_rehearse(cli: &Cli, source: Option<&Path>, keep: Option<&Path>) -> Outcome {
+    let migrator = migrations_of(source)?;
+    let conn = open_unmigrated(cli)?;
+    let rehearsal = migrator.rehearse(&conn, keep)?;
+    emit(cli, &RehearsalJson::from(&rehearsal), |_| {
+        rehearsal_text(&rehearsal)
+    })?;
+    if rehearsal.is_ok() {
         Ok(())
     } else {
         Err(Failure::CheckFailed)

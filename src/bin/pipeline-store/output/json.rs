@@ -8,7 +8,7 @@ use pipeline_store::migrate::{
 };
 use pipeline_store::model::Pipeline;
 use pipeline_store::repo::pipelines::PipelineSummary;
-use pipeline_store::schema::CheckReport;
+use pipeline_store::schema::{CheckReport, Rehearsal};
 use serde::Serialize;
 
 /// A duration in whole nanoseconds, the unit of every `execution_time_ns`.
@@ -335,6 +335,84 @@ impl From<&Difference> for DifferenceJson {
             property: d.property,
             expected: d.expected.clone(),
             found: d.found.clone(),
+        }
+    }
+}
+
+/// `migrate rehearse`: what the pending migrations did to a copy.
+#[derive(Serialize)]
+pub(crate) struct RehearsalJson {
+    pub(crate) ok: bool,
+    pub(crate) rows_lost: u64,
+    pub(crate) copy_time_ns: u64,
+    pub(crate) size_before: u64,
+    pub(crate) size_after: u64,
+    pub(crate) kept: Option<String>,
+    pub(crate) failure: Option<String>,
+    pub(crate) integrity: Vec<String>,
+    pub(crate) findings: Vec<FindingJson>,
+    pub(crate) steps: Vec<RehearsalStepJson>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct RehearsalStepJson {
+    pub(crate) version: i64,
+    pub(crate) file: String,
+    pub(crate) execution_time_ns: u64,
+    pub(crate) rows: Vec<TableRowsJson>,
+    pub(crate) schema: Vec<DifferenceJson>,
+    pub(crate) foreign_keys: Vec<ViolationJson>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct TableRowsJson {
+    pub(crate) table: String,
+    pub(crate) before: Option<u64>,
+    pub(crate) after: Option<u64>,
+    pub(crate) lost: u64,
+}
+
+impl From<&Rehearsal> for RehearsalJson {
+    fn from(r: &Rehearsal) -> Self {
+        Self {
+            ok: r.is_ok(),
+            rows_lost: r.rows_lost(),
+            copy_time_ns: nanos(r.copy_time),
+            size_before: r.size_before,
+            size_after: r.size_after,
+            kept: r.kept.as_ref().map(|p| p.display().to_string()),
+            failure: r.failure.clone(),
+            integrity: r.integrity.clone(),
+            findings: r.findings.iter().map(FindingJson::from).collect(),
+            steps: r
+                .steps
+                .iter()
+                .map(|s| RehearsalStepJson {
+                    version: s.version,
+                    file: s.file.clone(),
+                    execution_time_ns: nanos(s.elapsed),
+                    rows: s
+                        .rows
+                        .iter()
+                        .map(|t| TableRowsJson {
+                            table: t.table.clone(),
+                            before: t.before,
+                            after: t.after,
+                            lost: t.lost(),
+                        })
+                        .collect(),
+                    schema: s.schema.iter().map(DifferenceJson::from).collect(),
+                    foreign_keys: s
+                        .foreign_keys
+                        .iter()
+                        .map(|v| ViolationJson {
+                            table: v.table.clone(),
+                            rowid: v.rowid,
+                            parent: v.parent.clone(),
+                        })
+                        .collect(),
+                })
+                .collect(),
         }
     }
 }

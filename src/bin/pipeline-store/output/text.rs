@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use pipeline_store::migrate::MigrationState;
 use pipeline_store::model::{Pipeline, ProcessingMetrics};
-use pipeline_store::schema::CheckReport;
+use pipeline_store::schema::{CheckReport, Rehearsal};
 
 pub(crate) fn show_text(p: &Pipeline) -> String {
     let mut text = String::new();
@@ -240,6 +240,86 @@ pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
 }
 
 // JSON shapes: stable and documented in the README. Timestamps are RFC 3339 UTC text.
+
+/// `migrate rehearse`: each step with the tables whose rows changed, then the verdict.
+pub(crate) fn rehearsal_text(r: &Rehearsal) -> String {
+    let mut text = format!(
+        "rehearsed on a copy ({} bytes, copied in {}):\n",
+        r.size_before,
+        millis(u64::try_from(r.copy_time.as_nanos()).unwrap_or(u64::MAX))
+    );
+    let mut rows = Vec::new();
+    for step in &r.steps {
+        rows.push(vec![
+            step.version.to_string(),
+            step.file.clone(),
+            millis(u64::try_from(step.elapsed.as_nanos()).unwrap_or(u64::MAX)),
+            String::new(),
+        ]);
+        for t in step.rows.iter().filter(|t| t.before != t.after) {
+            let count = |c: Option<u64>| c.map_or_else(|| "-".to_owned(), |c| c.to_string());
+            let change = if t.lost() > 0 {
+                format!("LOST {} row(s)", t.lost())
+            } else if t.before.is_none() {
+                "created".to_owned()
+            } else if t.after.is_none() {
+                "dropped (empty)".to_owned()
+            } else {
+                "rows added".to_owned()
+            };
+            rows.push(vec![
+                String::new(),
+                format!("  {}", t.table),
+                format!("{} -> {}", count(t.before), count(t.after)),
+                change,
+            ]);
+        }
+        for d in &step.schema {
+            rows.push(vec![
+                String::new(),
+                format!("  {d}"),
+                String::new(),
+                String::new(),
+            ]);
+        }
+        for v in &step.foreign_keys {
+            rows.push(vec![
+                String::new(),
+                format!("  {v}"),
+                String::new(),
+                "PROBLEM".to_owned(),
+            ]);
+        }
+    }
+    text.push_str(&table(
+        &["VERSION", "FILE / TABLE", "TIME / ROWS", "CHANGE"],
+        &rows,
+    ));
+    for finding in &r.findings {
+        let _ = writeln!(text, "lint: {finding}");
+    }
+    if let Some(failure) = &r.failure {
+        let _ = writeln!(text, "stopped: {failure}");
+    }
+    for line in &r.integrity {
+        let _ = writeln!(text, "integrity_check: {line}");
+    }
+    let _ = writeln!(
+        text,
+        "size {} -> {} bytes; {}",
+        r.size_before,
+        r.size_after,
+        if r.is_ok() {
+            "nothing lost".to_owned()
+        } else {
+            format!("NOT SAFE: {} row(s) lost or a check failed", r.rows_lost())
+        }
+    );
+    if let Some(kept) = &r.kept {
+        let _ = writeln!(text, "the rehearsed copy is at {}", kept.display());
+    }
+    text
+}
 
 #[cfg(test)]
 mod tests {

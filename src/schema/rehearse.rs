@@ -1,0 +1,283 @@
+//! Rehearsal: what an upgrade will do to the data, found out on an online copy before it
+//! touches the database.
+//!
+//! The copy is taken with [`backup`](super::backup) (one consistent snapshot, while others keep
+//! writing); every pending migration is applied to it exactly as `Migrator::run` would apply it
+//! (the same transactions, directives and lint), and each step is measured: rows per table
+//! before and after, the schema change, the foreign-key check, the time. The live database is
+//! only read.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rusqlite::Connection;
+
+use super::backup;
+use crate::error::{Error, Result};
+use crate::migrate::{
+    Difference, Finding, ForeignKeyViolation, MigrateError, Migration, Migrator, Script,
+};
+
+/// The rows of one table before and after a step (`None`: the table does not exist then).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TableRows {
+    /// The table.
+    pub table: String,
+    /// Its rows before.
+    pub before: Option<u64>,
+    /// Its rows after.
+    pub after: Option<u64>,
+}
+
+impl TableRows {
+    /// The rows it lost: fewer rows after, or a table with rows that is gone.
+    #[must_use]
+    pub fn lost(&self) -> u64 {
+        let before = self.before.unwrap_or(0);
+        before.saturating_sub(self.after.unwrap_or(0))
+    }
+}
+
+/// One migration applied to the copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RehearsalStep {
+    /// Its version.
+    pub version: i64,
+    /// Its file.
+    pub file: String,
+    /// How long it took on this data.
+    pub elapsed: Duration,
+    /// Rows per table before and after it, for every table that exists on either side.
+    pub rows: Vec<TableRows>,
+    /// How it changed the schema (`expected` is before it, `found` after it).
+    pub schema: Vec<Difference>,
+    /// Rows whose foreign key points nowhere after it.
+    pub foreign_keys: Vec<ForeignKeyViolation>,
+}
+
+impl RehearsalStep {
+    /// The tables that lost rows.
+    pub fn losses(&self) -> impl Iterator<Item = &TableRows> {
+        self.rows.iter().filter(|r| r.lost() > 0)
+    }
+}
+
+/// What [`Migrator::rehearse`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Rehearsal {
+    /// The migrations applied to the copy, in order, up to the first that failed.
+    pub steps: Vec<RehearsalStep>,
+    /// The lint findings on the pending migrations (allowed ones included).
+    pub findings: Vec<Finding>,
+    /// Why the rehearsal stopped early: a migration's error, as `run` would report it.
+    pub failure: Option<String>,
+    /// Problems `PRAGMA integrity_check` reports on the copy afterwards (empty when `ok`).
+    pub integrity: Vec<String>,
+    /// The size of the copy before, in bytes.
+    pub size_before: u64,
+    /// The size of the copy after, in bytes.
+    pub size_after: u64,
+    /// How long taking the copy took.
+    pub copy_time: Duration,
+    /// Where the copy was left (`None`: deleted).
+    pub kept: Option<PathBuf>,
+}
+
+impl Rehearsal {
+    /// `true` when no table lost rows, every migration applied, and the checks passed.
+    #[must_use]
+    pub fn is_ok(&self) -> bool {
+        self.failure.is_none()
+            && self.integrity.is_empty()
+            && self
+                .steps
+                .iter()
+                .all(|s| s.foreign_keys.is_empty() && s.losses().next().is_none())
+    }
+
+    /// Rows lost in all, over every step.
+    #[must_use]
+    pub fn rows_lost(&self) -> u64 {
+        self.steps
+            .iter()
+            .flat_map(|s| s.rows.iter())
+            .map(TableRows::lost)
+            .sum()
+    }
+}
+
+impl Migrator {
+    /// Rehearses the pending migrations on an online copy of the database `conn` is open on
+    /// (taken with `schema::backup`, so other connections may keep writing) and reports what
+    /// each would do to the data. The database itself is only read; the copy is deleted, or
+    /// left at `keep` (never overwriting a file there).
+    ///
+    /// ```
+    /// use pipeline_store::migrate::{Migration, Migrator};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let url = dir.path().join("app.db").display().to_string();
+    /// let conn = pipeline_store::initialize_database(&url)?;
+    /// conn.execute_batch("INSERT INTO pipelines (id, name, created_at, updated_at) VALUES ('a', 'a', 't', 't');")?;
+    /// let mut migrations = pipeline_store::schema::migrator().migrations().to_vec();
+    /// migrations.push(Migration::new(29990101000000, "forget everything", "DELETE FROM pipelines;"));
+    /// let rehearsal = Migrator::new(migrations)?.rehearse(&conn, None)?;
+    /// assert!(!rehearsal.is_ok());
+    /// assert_eq!(rehearsal.rows_lost(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for an in-memory database (there is no file to copy); what
+    /// [`backup`] reports when the copy cannot be taken; [`Error::Sqlite`] when the copy cannot
+    /// be read. A migration that fails on the copy is not an error: it is the rehearsal's
+    /// [`failure`](Rehearsal::failure).
+    pub fn rehearse(&self, conn: &Connection, keep: Option<&Path>) -> Result<Rehearsal> {
+        let Some(source) = conn.path().filter(|p| !p.is_empty()) else {
+            return Err(Error::invalid(
+                "database",
+                "an in-memory database cannot be rehearsed on a copy; open a file",
+            ));
+        };
+        let scratch = tempfile_dir(Path::new(source))?;
+        let copy_path = match keep {
+            Some(path) => path.to_path_buf(),
+            None => scratch.path.join("rehearsal.db"),
+        };
+        let started = Instant::now();
+        backup(conn, &copy_path)?;
+        let copy_time = started.elapsed();
+        let mut copy = Connection::open(&copy_path)?;
+        copy.pragma_update(None, "foreign_keys", true)?;
+        let size_before = std::fs::metadata(&copy_path).map_or(0, |m| m.len());
+        let pending: Vec<&Migration> = self
+            .pending_quiet(&copy, Duration::ZERO)?
+            .iter()
+            .filter_map(|p| self.migrations().iter().find(|m| m.version() == p.version))
+            .collect();
+        let scripts: Vec<(&Migration, Script<'_>)> =
+            pending.iter().map(|m| (*m, m.up_script())).collect();
+        let mut rehearsal = Rehearsal {
+            steps: Vec::new(),
+            findings: crate::migrate::lint_findings(&copy, &scripts),
+            failure: None,
+            integrity: Vec::new(),
+            size_before,
+            size_after: size_before,
+            copy_time,
+            kept: keep.map(Path::to_path_buf),
+        };
+        for m in pending {
+            let rows_before = row_counts(&copy)?;
+            let schema_before = crate::migrate::schema_model(&copy)?;
+            let started = Instant::now();
+            if let Err(error) = self.run_to(&mut copy, m.version()) {
+                rehearsal.failure = Some(match &error {
+                    Error::Migrate(MigrateError::Lint { .. }) => format!(
+                        "the linter refuses migration {} ({}): {error}",
+                        m.version(),
+                        m.file()
+                    ),
+                    _ => error.to_string(),
+                });
+                break;
+            }
+            let elapsed = started.elapsed();
+            let rows_after = row_counts(&copy)?;
+            rehearsal.steps.push(RehearsalStep {
+                version: m.version(),
+                file: m.file().to_owned(),
+                elapsed,
+                rows: compare_rows(&rows_before, &rows_after),
+                schema: crate::migrate::schema_diff(
+                    &schema_before,
+                    &crate::migrate::schema_model(&copy)?,
+                ),
+                foreign_keys: crate::migrate::foreign_key_violations(&copy)?,
+            });
+        }
+        let mut statement = copy.prepare("PRAGMA integrity_check")?;
+        rehearsal.integrity = statement
+            .query_map([], |r| r.get::<_, String>(0))?
+            .filter(|line| !matches!(line.as_deref(), Ok("ok")))
+            .collect::<rusqlite::Result<_>>()?;
+        drop(statement);
+        drop(copy);
+        rehearsal.size_after = std::fs::metadata(&copy_path).map_or(0, |m| m.len());
+        Ok(rehearsal)
+    }
+}
+
+/// A directory beside the database for the copy, removed when dropped (beside it, so the copy
+/// is on the same file system and its size and speed are the real ones).
+struct Scratch {
+    path: PathBuf,
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+fn tempfile_dir(database: &Path) -> Result<Scratch> {
+    let parent = database
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or_else(|| Path::new("."));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let path = parent.join(format!(
+        ".{}.rehearsal-{}-{nanos}",
+        database
+            .file_name()
+            .map_or_else(|| "database".into(), |n| n.to_string_lossy()),
+        std::process::id()
+    ));
+    std::fs::create_dir(&path).map_err(|source| Error::Io {
+        operation: "creating the rehearsal's directory",
+        path: path.clone(),
+        source,
+    })?;
+    Ok(Scratch { path })
+}
+
+/// Rows of every table but SQLite's own and the history, by name.
+fn row_counts(conn: &Connection) -> Result<Vec<(String, u64)>> {
+    let tables: Vec<String> = conn
+        .prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+             AND name <> '_sqlx_migrations' ORDER BY name",
+        )?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut counts = Vec::with_capacity(tables.len());
+    for table in tables {
+        // A table name cannot be a bound parameter; it comes from sqlite_master and is quoted.
+        let sql = format!("SELECT count(*) FROM \"{}\"", table.replace('"', "\"\""));
+        let count: i64 = conn.query_row(&sql, [], |r| r.get(0))?;
+        counts.push((table, u64::try_from(count).unwrap_or(0)));
+    }
+    Ok(counts)
+}
+
+fn compare_rows(before: &[(String, u64)], after: &[(String, u64)]) -> Vec<TableRows> {
+    let mut names: Vec<&String> = before.iter().chain(after).map(|(n, _)| n).collect();
+    names.sort();
+    names.dedup();
+    let find =
+        |side: &[(String, u64)], name: &str| side.iter().find(|(n, _)| n == name).map(|(_, c)| *c);
+    names
+        .into_iter()
+        .map(|name| TableRows {
+            table: name.clone(),
+            before: find(before, name),
+            after: find(after, name),
+        })
+        .collect()
+}

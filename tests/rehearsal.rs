@@ -1,0 +1,216 @@
+//! Rehearsal: what an upgrade does to the data, on a copy, before it touches the database.
+
+use std::path::Path;
+
+use pipeline_store::migrate::{Migration, Migrator, ObjectKind};
+use pipeline_store::model::{NewPipeline, NewStage, StageType};
+use pipeline_store::repo::pipelines;
+use pipeline_store::rusqlite::Connection;
+use pipeline_store::schema::{self, OpenOptions};
+use pipeline_store::{Error, initialize_database};
+
+use crate::common::{TempDb, TestResult, snapshot};
+use crate::migration_features::REBUILD_PIPELINES;
+
+/// A database with three pipelines of two stages (one parameter each).
+fn seeded() -> TestResult<TempDb> {
+    let db = TempDb::new()?;
+    let conn = initialize_database(&db.url())?;
+    for name in ["one", "two", "three"] {
+        pipelines::create(
+            &conn,
+            &NewPipeline::new(name)
+                .stage(NewStage::new("a", StageType::Checksum, "sha256").parameter("k", "v"))
+                .stage(NewStage::new("b", StageType::Compression, "zstd")),
+        )?;
+    }
+    Ok(db)
+}
+
+fn with(sql: &str) -> TestResult<Migrator> {
+    let mut all = schema::migrator().migrations().to_vec();
+    all.push(Migration::new(29_990_101_000_000, "change", sql.to_owned()));
+    all.push(Migration::new(
+        29_990_102_000_000,
+        "after",
+        "CREATE TABLE later (x);",
+    ));
+    Ok(Migrator::new(all)?)
+}
+
+/// The bytes and the schema/history snapshot of the live database, to compare after.
+fn state(path: &Path) -> TestResult<(Vec<u8>, Vec<String>)> {
+    Ok((std::fs::read(path)?, snapshot(&Connection::open(path)?)?))
+}
+
+#[test]
+fn dropping_a_column_keeps_every_row() -> TestResult {
+    let db = seeded()?;
+    let conn = initialize_database(&db.url())?;
+    let before = state(&db.path)?;
+    let rehearsal = with("ALTER TABLE processing_metrics DROP COLUMN output_file_checksum;")?
+        .rehearse(&conn, None)?;
+    assert!(rehearsal.is_ok(), "{rehearsal:#?}");
+    assert_eq!(rehearsal.rows_lost(), 0);
+    assert_eq!(rehearsal.steps.len(), 2);
+    let change = &rehearsal.steps[0];
+    assert!(
+        change.schema.iter().any(|d| d.kind == ObjectKind::Column
+            && d.object == "processing_metrics.output_file_checksum"
+            && d.property == "missing"),
+        "{:#?}",
+        change.schema
+    );
+    assert!(
+        rehearsal.steps[1]
+            .rows
+            .iter()
+            .any(|t| t.table == "later" && t.before.is_none() && t.after == Some(0))
+    );
+    assert!(rehearsal.integrity.is_empty() && rehearsal.size_before > 0);
+    assert_eq!(state(&db.path)?, before, "the live database was only read");
+    let leftovers: Vec<_> = std::fs::read_dir(db.dir.path())?
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("rehearsal"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    Ok(())
+}
+
+#[test]
+fn a_migration_that_deletes_rows_is_flagged_with_table_and_count() -> TestResult {
+    let db = seeded()?;
+    let conn = initialize_database(&db.url())?;
+    let before = state(&db.path)?;
+    let rehearsal = with("DELETE FROM pipeline_stages WHERE name = 'b';")?.rehearse(&conn, None)?;
+    assert!(!rehearsal.is_ok());
+    let losses: Vec<(String, u64)> = rehearsal.steps[0]
+        .losses()
+        .map(|t| (t.table.clone(), t.lost()))
+        .collect();
+    assert_eq!(losses, [("pipeline_stages".to_owned(), 3)]);
+    assert_eq!(state(&db.path)?, before);
+    Ok(())
+}
+
+#[test]
+fn a_forced_rebuild_shows_the_cascade_loss_and_the_real_database_is_untouched() -> TestResult {
+    let db = seeded()?;
+    let conn = initialize_database(&db.url())?;
+    let before = state(&db.path)?;
+    let forced = format!("-- pipeline-store: allow drop-referenced-table\n{REBUILD_PIPELINES}");
+    let rehearsal = with(&forced)?.rehearse(&conn, None)?;
+    let losses: Vec<(String, u64)> = rehearsal.steps[0]
+        .losses()
+        .map(|t| (t.table.clone(), t.lost()))
+        .collect();
+    assert!(
+        losses.contains(&("pipeline_stages".to_owned(), 6)),
+        "{losses:?}"
+    );
+    assert!(
+        losses.contains(&("stage_parameters".to_owned(), 3)),
+        "{losses:?}"
+    );
+    assert!(
+        rehearsal
+            .findings
+            .iter()
+            .any(|f| f.rule == "drop-referenced-table" && f.allowed)
+    );
+    assert_eq!(state(&db.path)?, before);
+
+    // Without the escape, the linter stops the rehearsal where run would stop.
+    let refused = with(REBUILD_PIPELINES)?.rehearse(&conn, None)?;
+    assert!(
+        refused
+            .failure
+            .as_deref()
+            .is_some_and(|f| f.contains("linter")),
+        "{refused:#?}"
+    );
+    assert!(!refused.is_ok());
+    Ok(())
+}
+
+#[test]
+fn an_application_can_refuse_an_upgrade_that_loses_rows() -> TestResult {
+    let db = seeded()?;
+    let before = state(&db.path)?;
+    let error = OpenOptions::new()
+        .rehearse_before_migrate(true)
+        .open_with_migrator(&db.url(), &with("DELETE FROM pipeline_stages;")?)
+        .expect_err("refused");
+    let Error::RehearsalRefused { report } = &error else {
+        return Err(format!("expected RehearsalRefused, got {error:?}").into());
+    };
+    assert_eq!(
+        report.rows_lost(),
+        6 + 3,
+        "stages and, by cascade, their parameters"
+    );
+    assert!(
+        error
+            .to_string()
+            .contains("would lose 6 row(s) of pipeline_stages"),
+        "{error}"
+    );
+    assert_eq!(state(&db.path)?, before);
+
+    let (_conn, applied) = OpenOptions::new()
+        .rehearse_before_migrate(true)
+        .open_with_migrator(
+            &db.url(),
+            &with("CREATE INDEX by_owner ON pipelines(updated_at);")?,
+        )?;
+    assert_eq!(applied.applied.len(), 2, "a safe upgrade goes through");
+    Ok(())
+}
+
+#[test]
+fn a_kept_copy_is_left_where_asked_and_never_overwrites() -> TestResult {
+    let db = seeded()?;
+    let conn = initialize_database(&db.url())?;
+    let keep = db.dir.path().join("rehearsed.db");
+    let rehearsal = with("CREATE TABLE t (x);")?.rehearse(&conn, Some(&keep))?;
+    assert_eq!(rehearsal.kept.as_deref(), Some(keep.as_path()));
+    let copy = Connection::open(&keep)?;
+    let tables: i64 = copy.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE name IN ('t', 'later')",
+        [],
+        |r| r.get(0),
+    )?;
+    assert_eq!(tables, 2, "the copy has the rehearsed migrations");
+    let again = with("CREATE TABLE t (x);")?.rehearse(&conn, Some(&keep));
+    assert!(
+        matches!(again, Err(Error::AlreadyExists { .. })),
+        "{again:?}"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_rehearsal_while_another_process_writes_sees_one_snapshot() -> TestResult {
+    let db = seeded()?;
+    let conn = initialize_database(&db.url())?;
+    let mut writer = crate::reliability::spawn("write-forever", &db.url(), &[])?;
+    let lines = crate::load::watch(&mut writer)?;
+    crate::load::wait_for(&lines, |line| line == "writing")?;
+    let rehearsal =
+        with("CREATE INDEX by_name ON pipeline_configuration(value);")?.rehearse(&conn, None);
+    writer.kill()?;
+    crate::reliability::wait_bounded(&mut writer)?;
+    let rehearsal = rehearsal?;
+    assert!(rehearsal.is_ok(), "{rehearsal:#?}");
+    let pipelines_rows = rehearsal.steps[0]
+        .rows
+        .iter()
+        .find(|t| t.table == "pipelines")
+        .ok_or("pipelines")?;
+    assert_eq!(
+        pipelines_rows.before, pipelines_rows.after,
+        "one snapshot, unchanged by the writer"
+    );
+    Ok(())
+}
