@@ -214,3 +214,24 @@ fn a_rehearsal_while_another_process_writes_sees_one_snapshot() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn a_foreign_key_check_that_fails_on_the_copy_is_reported() -> TestResult {
+    let db = seeded()?;
+    // An orphan stage, written past the foreign keys: the check after each step names it.
+    Connection::open(&db.path)?.execute_batch(
+        "PRAGMA foreign_keys = OFF;
+         INSERT INTO pipeline_stages (id, pipeline_id, name, stage_type, stage_order, algorithm, created_at, updated_at)
+             VALUES ('orphan', 'no-such-pipeline', 'x', 'checksum', 0, 'sha256', 't', 't');",
+    )?;
+    let conn = initialize_database(&db.url())?;
+    let rehearsal = with("CREATE TABLE t (x);")?.rehearse(&conn, None)?;
+    assert_eq!(rehearsal.rows_lost(), 0);
+    assert!(!rehearsal.is_ok(), "a failed check is not ok");
+    let violation = rehearsal.steps[0].foreign_keys.first().ok_or("reported")?;
+    assert_eq!(
+        (violation.table.as_str(), violation.parent.as_str()),
+        ("pipeline_stages", "pipelines")
+    );
+    Ok(())
+}
