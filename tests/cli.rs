@@ -1119,3 +1119,135 @@ fn migrate_rehearse_reports_what_an_upgrade_does_in_text_and_json() -> TestResul
     );
     Ok(())
 }
+
+#[test]
+fn every_migrate_subcommand_serves_another_projects_migrations_with_source() -> TestResult {
+    let db = TempDb::new()?;
+    let dir = db.dir.path().join("other-project");
+    crate::common::write_migrations(
+        &dir,
+        &[
+            (
+                "1_notes.sql",
+                "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);\n",
+            ),
+            (
+                "2_index.up.sql",
+                "CREATE INDEX idx_notes_body ON notes(body);\n",
+            ),
+            ("2_index.down.sql", "DROP INDEX idx_notes_body;\n"),
+        ],
+    )?;
+    let source = dir.to_str().ok_or("utf-8")?;
+    assert!(pipeline_store::create_database_if_missing(&db.url())?);
+    let dry = json(&run(
+        &db,
+        &["migrate", "run", "--dry-run", "--json", "--source", source],
+    ));
+    assert_eq!(dry.as_array().ok_or("pending")?.len(), 2);
+    let applied = json(&run(&db, &["migrate", "run", "--json", "--source", source]));
+    assert_eq!(applied["applied"].as_array().ok_or("applied")?.len(), 2);
+    let info = json(&run(
+        &db,
+        &["migrate", "info", "--json", "--source", source],
+    ));
+    assert!(
+        info.as_array()
+            .ok_or("rows")?
+            .iter()
+            .all(|r| r["state"] == "applied"),
+        "{info}"
+    );
+    assert_eq!(
+        code(&run(&db, &["migrate", "diff", "--source", source])),
+        Some(0)
+    );
+    assert_eq!(
+        code(&run(&db, &["migrate", "lint", "--source", source])),
+        Some(0)
+    );
+    assert_eq!(
+        code(&run(&db, &["migrate", "validate", "--source", source])),
+        Some(0)
+    );
+    let reverted = json(&run(
+        &db,
+        &["migrate", "revert", "--json", "--source", source],
+    ));
+    assert_eq!(reverted["reverted"][0]["version"], 2);
+    let baselined = json(&run(
+        &db,
+        &["migrate", "baseline", "2", "--json", "--source", source],
+    ));
+    assert_eq!(baselined["baselined"], serde_json::json!([2]));
+    let repaired = json(&run(
+        &db,
+        &[
+            "migrate",
+            "repair",
+            "--line-endings",
+            "--json",
+            "--source",
+            source,
+        ],
+    ));
+    assert_eq!(repaired["checksums_rewritten"], serde_json::json!([]));
+    // Without --source the built-in set is used: these versions are unknown to it.
+    let embedded = run(&db, &["migrate", "run"]);
+    assert_eq!(code(&embedded), Some(4), "{}", stderr(&embedded));
+    assert!(
+        stderr(&embedded).contains("unknown to this build"),
+        "{}",
+        stderr(&embedded)
+    );
+    Ok(())
+}
+
+#[test]
+fn migrate_add_r_writes_a_reversible_pair() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let added = run_in(dir.path(), &["migrate", "add", "-r", "add owner", "--json"]);
+    let shown = json(&added);
+    // Paths are as given: relative to the directory the command ran in.
+    let up = dir.path().join(shown["file"].as_str().ok_or("file")?);
+    let down = dir.path().join(shown["down"].as_str().ok_or("down")?);
+    assert!(
+        up.to_string_lossy().ends_with("_add_owner.up.sql"),
+        "{}",
+        up.display()
+    );
+    assert!(
+        down.to_string_lossy().ends_with("_add_owner.down.sql"),
+        "{}",
+        down.display()
+    );
+    assert_eq!(std::fs::read_to_string(&up)?, "-- add owner\n");
+    assert_eq!(std::fs::read_to_string(&down)?, "-- Revert: add owner\n");
+    let migrator = pipeline_store::migrate::Migrator::from_dir(dir.path().join("migrations"))?;
+    assert!(
+        migrator.migrations()[0].down_sql().is_some(),
+        "loaded as one reversible migration"
+    );
+    let other = tempfile::tempdir()?;
+    let plain = run_in(other.path(), &["migrate", "add", "second step"]);
+    assert_eq!(code(&plain), Some(0), "{}", stderr(&plain));
+    assert!(!stdout(&plain).contains(".down.sql"));
+    Ok(())
+}
+
+#[test]
+fn completions_are_printed_for_every_shell() -> TestResult {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let dir = tempfile::tempdir()?;
+        let output = run_in(dir.path(), &["completions", shell]);
+        assert_eq!(code(&output), Some(0), "{shell}: {}", stderr(&output));
+        let script = stdout(&output);
+        assert!(
+            script.contains("pipeline-store") && script.contains("rehearse"),
+            "{shell}"
+        );
+    }
+    let dir = tempfile::tempdir()?;
+    assert_eq!(code(&run_in(dir.path(), &["completions", "tcsh"])), Some(2));
+    Ok(())
+}

@@ -10,7 +10,7 @@ mod output;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{ArgAction, Parser, Subcommand};
+use clap::{ArgAction, CommandFactory, Parser, Subcommand};
 use pipeline_store::migrate::{DirtyRepair, Repair};
 use pipeline_store::rusqlite::Connection;
 use pipeline_store::schema::{self, OpenOptions};
@@ -72,29 +72,47 @@ pub(crate) enum Command {
     },
     /// Run integrity, foreign-key and migration checks; exit 1 if any fails.
     Check,
+    /// Print a completion script for a shell: `pipeline-store completions bash > /etc/bash_completion.d/pipeline-store`.
+    Completions {
+        /// bash, zsh, fish, powershell or elvish.
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum MigrateCommand {
     /// Every version with its state, description, install time and duration.
-    Info,
+    Info {
+        /// Use the migrations in this directory instead of the built-in ones.
+        #[arg(long)]
+        source: Option<PathBuf>,
+    },
     /// Apply pending migrations.
     Run {
         /// Only list what would be applied.
         #[arg(long)]
         dry_run: bool,
+        /// Use the migrations in this directory instead of the built-in ones.
+        #[arg(long)]
+        source: Option<PathBuf>,
     },
     /// Revert applied migrations with their down scripts: the last one, or all after `--to`.
     Revert {
         /// Revert every migration newer than this version (0: all of them).
         #[arg(long)]
         to: Option<i64>,
+        /// Use the migrations in this directory instead of the built-in ones.
+        #[arg(long)]
+        source: Option<PathBuf>,
     },
     /// Record migrations up to VERSION as applied without running them (adopt a database made
     /// by hand or by older scripts).
     Baseline {
         /// The last version to record.
         version: i64,
+        /// Use the migrations in this directory instead of the built-in ones.
+        #[arg(long)]
+        source: Option<PathBuf>,
     },
     /// Repair the migration history. Nothing is changed unless asked for.
     Repair {
@@ -110,6 +128,9 @@ pub(crate) enum MigrateCommand {
         /// Forget applied versions this build does not know.
         #[arg(long)]
         forget_missing: bool,
+        /// Use the migrations in this directory instead of the built-in ones.
+        #[arg(long)]
+        source: Option<PathBuf>,
     },
     /// Run every migration up, down and up again on an in-memory database.
     Validate {
@@ -129,7 +150,11 @@ pub(crate) enum MigrateCommand {
         keep: Option<PathBuf>,
     },
     /// Print how the schema differs from the one the applied migrations build: exit 1 on drift.
-    Diff,
+    Diff {
+        /// Use the migrations in this directory instead of the built-in ones.
+        #[arg(long)]
+        source: Option<PathBuf>,
+    },
     /// Lint every migration (and down script) before it runs: exit 1 on a finding the file does
     /// not allow.
     Lint {
@@ -144,6 +169,9 @@ pub(crate) enum MigrateCommand {
         /// The migrations directory.
         #[arg(long, default_value = "migrations")]
         source: PathBuf,
+        /// Write a reversible pair, `<version>_<description>.up.sql` and `.down.sql`.
+        #[arg(short = 'r', long)]
+        reversible: bool,
     },
 }
 
@@ -274,19 +302,25 @@ pub(crate) fn run(cli: &Cli) -> Outcome {
         Command::Init => init(cli),
         Command::Demo => demo(cli),
         Command::Migrate { command } => match command {
-            MigrateCommand::Info => migrate_info(cli),
-            MigrateCommand::Run { dry_run } => migrate_run(cli, *dry_run),
+            MigrateCommand::Info { source } => migrate_info(cli, source.as_deref()),
+            MigrateCommand::Run { dry_run, source } => {
+                migrate_run(cli, *dry_run, source.as_deref())
+            }
             MigrateCommand::Add {
                 description,
                 source,
-            } => migrate_add(cli, description, source),
-            MigrateCommand::Revert { to } => migrate_revert(cli, *to),
-            MigrateCommand::Baseline { version } => migrate_baseline(cli, *version),
+                reversible,
+            } => migrate_add(cli, description, source, *reversible),
+            MigrateCommand::Revert { to, source } => migrate_revert(cli, *to, source.as_deref()),
+            MigrateCommand::Baseline { version, source } => {
+                migrate_baseline(cli, *version, source.as_deref())
+            }
             MigrateCommand::Repair {
                 line_endings,
                 mark_applied,
                 forget_dirty,
                 forget_missing,
+                source,
             } => {
                 let mut repair = Repair::new();
                 if *line_endings {
@@ -301,17 +335,22 @@ pub(crate) fn run(cli: &Cli) -> Outcome {
                 if *forget_missing {
                     repair = repair.forget_missing();
                 }
-                migrate_repair(cli, &repair)
+                migrate_repair(cli, &repair, source.as_deref())
             }
             MigrateCommand::Validate { source } => migrate_validate(cli, source.as_deref()),
             MigrateCommand::Lint { source } => migrate_lint(cli, source.as_deref()),
-            MigrateCommand::Diff => migrate_diff(cli),
+            MigrateCommand::Diff { source } => migrate_diff(cli, source.as_deref()),
             MigrateCommand::Rehearse { source, keep } => {
                 migrate_rehearse(cli, source.as_deref(), keep.as_deref())
             }
         },
         Command::Pipeline { command } => pipeline(cli, command),
         Command::Check => check(cli),
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "pipeline-store", &mut out);
+            crate::output::print(&String::from_utf8_lossy(&out))
+        }
     }
 }
 

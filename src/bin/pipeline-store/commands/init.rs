@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use pipeline_store::migrate::Migrator;
 use pipeline_store::model::{NewPipeline, NewStage, ProcessingMetrics, StageType, Timestamp};
 use pipeline_store::repo::pipelines::{self};
 use pipeline_store::schema::{self, OpenOptions};
@@ -13,7 +14,12 @@ use crate::output::text::{millis, show_text, table};
 use crate::{Cli, Outcome, open_write};
 
 pub(crate) fn init(cli: &Cli) -> Outcome {
-    let (_, report) = OpenOptions::new().open_with_migrator(&cli.db, schema::migrator())?;
+    apply(cli, schema::migrator())
+}
+
+/// Creates the database if needed and applies `migrator`'s pending migrations.
+pub(crate) fn apply(cli: &Cli, migrator: &Migrator) -> Outcome {
+    let (_, report) = OpenOptions::new().open_with_migrator(&cli.db, migrator)?;
     let applied: Vec<AppliedJson> = report.applied.iter().map(AppliedJson::from).collect();
     let shown = InitJson {
         database: cli.db.clone(),

@@ -8,7 +8,7 @@ use pipeline_store::migrate::{MigrationStatus, Migrator, Repair};
 use pipeline_store::model::Timestamp;
 use pipeline_store::schema::{self};
 
-use crate::commands::init::init;
+use crate::commands::init::apply;
 use crate::output::emit;
 use crate::output::json::{
     AddedJson, AppliedJson, BaselinedJson, DifferenceJson, FindingJson, MigrationJson, PendingJson,
@@ -17,9 +17,9 @@ use crate::output::json::{
 use crate::output::text::{millis, rehearsal_text, table};
 use crate::{Cli, Failure, Outcome, open_history, open_unmigrated};
 
-pub(crate) fn migrate_info(cli: &Cli) -> Outcome {
+pub(crate) fn migrate_info(cli: &Cli, source: Option<&Path>) -> Outcome {
     let conn = open_unmigrated(cli)?;
-    let status = schema::migrator().status(&conn)?;
+    let status = migrations_of(source)?.status(&conn)?;
     let rows: Vec<MigrationJson> = status.iter().map(MigrationJson::from).collect();
     emit(cli, &rows, |_| migrations_text(&status))
 }
@@ -49,10 +49,11 @@ fn migrations_text(status: &[MigrationStatus]) -> String {
     )
 }
 
-pub(crate) fn migrate_run(cli: &Cli, dry_run: bool) -> Outcome {
+pub(crate) fn migrate_run(cli: &Cli, dry_run: bool, source: Option<&Path>) -> Outcome {
+    let migrator = migrations_of(source)?;
     if dry_run {
         let conn = open_unmigrated(cli)?;
-        let pending = schema::migrator().pending(&conn)?;
+        let pending = migrator.pending(&conn)?;
         let rows: Vec<PendingJson> = pending.iter().map(PendingJson::from).collect();
         return emit(cli, &rows, |rows| {
             if rows.is_empty() {
@@ -69,10 +70,11 @@ pub(crate) fn migrate_run(cli: &Cli, dry_run: bool) -> Outcome {
             )
         });
     }
-    init(cli)
+    apply(cli, &migrator)
 }
 
-pub(crate) fn migrate_revert(cli: &Cli, to: Option<i64>) -> Outcome {
+pub(crate) fn migrate_revert(cli: &Cli, to: Option<i64>, source: Option<&Path>) -> Outcome {
+    let migrator = migrations_of(source)?;
     let mut conn = open_history(cli)?;
     let target = if let Some(version) = to {
         version
@@ -90,7 +92,7 @@ pub(crate) fn migrate_revert(cli: &Cli, to: Option<i64>) -> Outcome {
             .nth(1)
             .map_or(0, |previous| previous.version)
     };
-    let report = schema::migrator().revert_to(&mut conn, target)?;
+    let report = migrator.revert_to(&mut conn, target)?;
     let reverted: Vec<AppliedJson> = report.reverted.iter().map(AppliedJson::from).collect();
     emit(cli, &RevertedJson { reverted }, |shown| {
         if shown.reverted.is_empty() {
@@ -115,10 +117,11 @@ pub(crate) fn migrate_revert(cli: &Cli, to: Option<i64>) -> Outcome {
     })
 }
 
-pub(crate) fn migrate_baseline(cli: &Cli, version: i64) -> Outcome {
+pub(crate) fn migrate_baseline(cli: &Cli, version: i64, source: Option<&Path>) -> Outcome {
+    let migrator = migrations_of(source)?;
     // Recording history in a file that does not exist would create a database of rows only.
     let mut conn = open_history(cli)?;
-    let marked = schema::migrator().baseline(&mut conn, version)?;
+    let marked = migrator.baseline(&mut conn, version)?;
     emit(cli, &BaselinedJson { baselined: marked }, |shown| {
         format!(
             "recorded {} migration(s) up to {version} as applied without running them\n",
@@ -127,14 +130,14 @@ pub(crate) fn migrate_baseline(cli: &Cli, version: i64) -> Outcome {
     })
 }
 
-pub(crate) fn migrate_repair(cli: &Cli, repair: &Repair) -> Outcome {
+pub(crate) fn migrate_repair(cli: &Cli, repair: &Repair, source: Option<&Path>) -> Outcome {
     if *repair == Repair::new() {
         return Err(Failure::Usage(
             "say what to repair: --line-endings, --mark-applied, --forget-dirty or --forget-missing".to_owned(),
         ));
     }
     let mut conn = open_history(cli)?;
-    let report = schema::migrator().repair(&mut conn, repair)?;
+    let report = migrations_of(source)?.repair(&mut conn, repair)?;
     let shown = RepairJson {
         checksums_rewritten: report.checksums_rewritten,
         marked_applied: report.marked_applied,
@@ -163,9 +166,9 @@ pub(crate) fn migrate_validate(cli: &Cli, source: Option<&Path>) -> Outcome {
     })
 }
 
-pub(crate) fn migrate_diff(cli: &Cli) -> Outcome {
+pub(crate) fn migrate_diff(cli: &Cli, source: Option<&Path>) -> Outcome {
     let conn = open_unmigrated(cli)?;
-    let drift = schema::drift(&conn, schema::migrator())?;
+    let drift = schema::drift(&conn, &*migrations_of(source)?)?;
     let shown: Vec<DifferenceJson> = drift.iter().map(DifferenceJson::from).collect();
     emit(cli, &shown, |_| {
         if drift.is_empty() {
@@ -228,7 +231,12 @@ pub(crate) fn migrate_lint(cli: &Cli, source: Option<&Path>) -> Outcome {
     }
 }
 
-pub(crate) fn migrate_add(cli: &Cli, description: &str, source: &Path) -> Outcome {
+pub(crate) fn migrate_add(
+    cli: &Cli,
+    description: &str,
+    source: &Path,
+    reversible: bool,
+) -> Outcome {
     let words = description.trim();
     if words.is_empty()
         || !words
@@ -283,17 +291,47 @@ pub(crate) fn migrate_add(cli: &Cli, description: &str, source: &Path) -> Outcom
              have {newer} will refuse it as out of order; give it a version after that one"
         );
     }
-    let path = source.join(&name);
+    let files: Vec<(String, String)> = if reversible {
+        vec![
+            (name.replace(".sql", ".up.sql"), format!("-- {words}\n")),
+            (
+                name.replace(".sql", ".down.sql"),
+                format!("-- Revert: {words}\n"),
+            ),
+        ]
+    } else {
+        vec![(name, format!("-- {words}\n"))]
+    };
+    let mut created = Vec::new();
+    for (file, text) in &files {
+        let path = source.join(file);
+        if let Err(failure) = write_new(&path, text) {
+            // All or nothing: an up file without its down file would be refused when loaded.
+            for done in &created {
+                let _ = std::fs::remove_file(done);
+            }
+            return Err(failure);
+        }
+        created.push(path);
+    }
+    let added = AddedJson {
+        file: created[0].display().to_string(),
+        down: created.get(1).map(|p| p.display().to_string()),
+        version: version.parse().unwrap_or(0),
+    };
+    emit(cli, &added, |a| match &a.down {
+        Some(down) => format!("created {}\ncreated {down}\n", a.file),
+        None => format!("created {}\n", a.file),
+    })
+}
+
+/// Writes `text` to a new file, never over an existing one.
+fn write_new(path: &Path, text: &str) -> Result<(), Failure> {
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
-        .open(&path)
+        .open(path)
         .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", path.display())))?;
-    writeln!(file, "-- {words}")
-        .map_err(|e| Failure::Database(format!("cannot write {}: {e}", path.display())))?;
-    let added = AddedJson {
-        file: path.display().to_string(),
-        version: version.parse().unwrap_or(0),
-    };
-    emit(cli, &added, |a| format!("created {}\n", a.file))
+    file.write_all(text.as_bytes())
+        .map_err(|e| Failure::Database(format!("cannot write {}: {e}", path.display())))
 }

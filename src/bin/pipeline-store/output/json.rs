@@ -47,6 +47,9 @@ pub(crate) struct InitJson {
 #[derive(Serialize)]
 pub(crate) struct AddedJson {
     pub(crate) file: String,
+    /// The down file of a reversible migration (`add -r`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) down: Option<String>,
     pub(crate) version: i64,
 }
 
