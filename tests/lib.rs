@@ -22,5 +22,7 @@ pub(crate) mod reliability;
 mod round_trip;
 mod safety;
 mod schema_shape;
+#[cfg(all(feature = "serde", feature = "cli"))]
+mod serde_model;
 mod statements;
 mod validation;

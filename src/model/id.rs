@@ -10,7 +10,26 @@ macro_rules! text_id {
     ($(#[$doc:meta])* $name:ident, $what:literal) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[cfg_attr(
+            feature = "serde",
+            derive(serde::Serialize, serde::Deserialize),
+            serde(try_from = "String", into = "String")
+        )]
         pub struct $name(String);
+
+        impl TryFrom<String> for $name {
+            type Error = Error;
+
+            fn try_from(id: String) -> Result<Self> {
+                Self::parse(id)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> Self {
+                id.0
+            }
+        }
 
         impl $name {
             #[doc = concat!("A new ", $what, " id: a UUID v7, so ids sort by creation time.")]

@@ -8,6 +8,7 @@ use super::{PipelineId, StageId, StageType, Timestamp};
 
 /// A pipeline and everything that belongs to it, as stored.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct Pipeline {
     /// Its id.
@@ -32,6 +33,7 @@ pub struct Pipeline {
 
 /// One stage of a pipeline, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct Stage {
     /// Its id.
@@ -64,6 +66,7 @@ pub struct Stage {
 
 /// The metrics of a pipeline's run: every column of `processing_metrics`.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct ProcessingMetrics {
     /// Bytes processed so far.
@@ -78,7 +81,11 @@ pub struct ProcessingMetrics {
     pub start_time: Option<Timestamp>,
     /// When the run ended.
     pub end_time: Option<Timestamp>,
-    /// How long it took, stored in milliseconds.
+    /// How long it took, stored in milliseconds (serialized as `processing_duration_ms`).
+    #[cfg_attr(
+        feature = "serde",
+        serde(rename = "processing_duration_ms", with = "duration_ms")
+    )]
     pub processing_duration: Option<Duration>,
     /// Throughput in bytes per second.
     pub throughput_bytes_per_second: f64,
@@ -111,6 +118,7 @@ pub struct ProcessingMetrics {
 /// assert_eq!(new.stages.len(), 2);
 /// ```
 #[derive(Debug, Clone, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct NewPipeline {
     /// The unique name.
@@ -166,6 +174,7 @@ impl NewPipeline {
 
 /// A stage to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct NewStage {
     /// Its name.
@@ -229,5 +238,32 @@ impl NewStage {
     pub fn chunk_size(mut self, bytes: u64) -> Self {
         self.chunk_size = Some(bytes);
         self
+    }
+}
+
+/// A run's duration as whole milliseconds, the unit the database keeps.
+#[cfg(feature = "serde")]
+mod duration_ms {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[expect(
+        clippy::ref_option,
+        reason = "serde's `with` passes the field by reference"
+    )]
+    pub(super) fn serialize<S: Serializer>(
+        value: &Option<Duration>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        value
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+            .serialize(serializer)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        Ok(Option::<u64>::deserialize(deserializer)?.map(Duration::from_millis))
     }
 }

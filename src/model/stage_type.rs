@@ -120,6 +120,23 @@ impl FromSql for StageType {
     }
 }
 
+/// The stored text (`compression`, or the custom text as given).
+#[cfg(feature = "serde")]
+impl serde::Serialize for StageType {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// Any text, as [`StageType::parse`] reads it: a known name is never an `Other`.
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for StageType {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Ok(Self::parse(&text))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
