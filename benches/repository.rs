@@ -448,6 +448,23 @@ fn repository(c: &mut Criterion) {
     });
     group.finish();
 
+    // A checkout from a pool (feature `r2d2`) and the same load, against one shared connection.
+    #[cfg(feature = "r2d2")]
+    {
+        let pool = pipeline_store::pool(&url, 4).unwrap();
+        let mut group = c.benchmark_group("pool_get_by_name");
+        group.bench_function("pipeline-store", |b| {
+            b.iter(|| {
+                let conn = pool.get().unwrap();
+                black_box(pipelines::find_by_name(&conn, "seed-0500").unwrap().unwrap())
+            });
+        });
+        group.bench_function("raw", |b| {
+            b.iter(|| black_box(pipelines::find_by_name(&conn, "seed-0500").unwrap().unwrap()));
+        });
+        group.finish();
+    }
+
     let mut group = c.benchmark_group("list_100");
     group.bench_function("pipeline-store", |b| {
         b.iter(|| black_box(pipelines::list(&conn, &ListQuery::active().limit(100)).unwrap()));

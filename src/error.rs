@@ -189,6 +189,16 @@ pub enum Error {
         report: Box<crate::schema::Rehearsal>,
     },
 
+    /// A connection pool could not be built or could not give a connection in time.
+    #[cfg(feature = "r2d2")]
+    #[error("connection pool for {url}: {source}")]
+    Pool {
+        /// The database URL.
+        url: String,
+        /// r2d2's error.
+        source: r2d2::Error,
+    },
+
     /// A migration could not be loaded, validated or applied.
     #[error(transparent)]
     Migrate(#[from] MigrateError),

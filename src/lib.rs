@@ -10,10 +10,14 @@
 pub mod error;
 pub mod migrate;
 pub mod model;
+#[cfg(feature = "r2d2")]
+pub mod pool;
 pub mod repo;
 pub mod schema;
 
 pub use error::{ConstraintKind, Error, MigrateError, Result};
+#[cfg(feature = "r2d2")]
+pub use pool::pool;
 pub use schema::{create_database_if_missing, database_exists, ensure_schema, initialize_database};
 
 /// The `rusqlite` this crate is built on, so callers use the same `Connection` type.

@@ -16,6 +16,8 @@ pub(crate) mod migration_features;
 mod migrations;
 mod opening;
 mod pipelines;
+#[cfg(feature = "r2d2")]
+mod pool;
 mod properties;
 mod rehearsal;
 pub(crate) mod reliability;

@@ -162,6 +162,12 @@ pub fn database_exists(url: &str) -> Result<bool> {
     }
 }
 
+/// Whether `url` names an in-memory database.
+#[cfg(feature = "r2d2")]
+pub(crate) fn is_in_memory(url: &str) -> Result<bool> {
+    Ok(DatabaseUrl::parse(url)?.location == Location::Memory)
+}
+
 /// Applies this crate's pending migrations to an open connection.
 ///
 /// # Errors
