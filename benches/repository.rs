@@ -456,11 +456,21 @@ fn repository(c: &mut Criterion) {
         group.bench_function("pipeline-store", |b| {
             b.iter(|| {
                 let conn = pool.get().unwrap();
-                black_box(pipelines::find_by_name(&conn, "seed-0500").unwrap().unwrap())
+                black_box(
+                    pipelines::find_by_name(&conn, "seed-0500")
+                        .unwrap()
+                        .unwrap(),
+                )
             });
         });
         group.bench_function("raw", |b| {
-            b.iter(|| black_box(pipelines::find_by_name(&conn, "seed-0500").unwrap().unwrap()));
+            b.iter(|| {
+                black_box(
+                    pipelines::find_by_name(&conn, "seed-0500")
+                        .unwrap()
+                        .unwrap(),
+                )
+            });
         });
         group.finish();
     }

@@ -1251,3 +1251,50 @@ fn completions_are_printed_for_every_shell() -> TestResult {
     assert_eq!(code(&run_in(dir.path(), &["completions", "tcsh"])), Some(2));
     Ok(())
 }
+
+#[test]
+fn backup_and_restore_copy_the_file_and_never_overwrite() -> TestResult {
+    let db = TempDb::new()?;
+    run(&db, &["demo"]);
+    let copy = db.dir.path().join("copy.db");
+    let copy_arg = copy.to_str().ok_or("utf-8")?;
+    let done = json(&run(&db, &["backup", copy_arg, "--json"]));
+    assert_eq!(done["to"], copy_arg);
+    assert!(done["bytes"].as_u64().is_some_and(|b| b > 0));
+    let again = run(&db, &["backup", copy_arg]);
+    assert_eq!(code(&again), Some(4), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("already exists"),
+        "{}",
+        stderr(&again)
+    );
+
+    let restored = db.dir.path().join("restored.db");
+    let restored_arg = restored.to_str().ok_or("utf-8")?;
+    let text = run(&db, &["restore", copy_arg, restored_arg]);
+    assert_eq!(code(&text), Some(0), "{}", stderr(&text));
+    let listed = json(&run_in(
+        db.dir.path(),
+        &["--db", restored_arg, "pipeline", "list", "--json"],
+    ));
+    assert_eq!(listed.as_array().ok_or("list")?.len(), 2);
+    let garbage = db.dir.path().join("garbage.db");
+    std::fs::write(&garbage, b"not a database")?;
+    let refused = run(
+        &db,
+        &[
+            "restore",
+            garbage.to_str().ok_or("utf-8")?,
+            db.dir.path().join("x.db").to_str().ok_or("utf-8")?,
+        ],
+    );
+    assert_eq!(code(&refused), Some(4));
+    assert!(!db.dir.path().join("x.db").exists());
+    let help = run(&db, &["restore", "--help"]);
+    assert!(
+        stdout(&help).contains("litestream restore"),
+        "{}",
+        stdout(&help)
+    );
+    Ok(())
+}

@@ -305,3 +305,15 @@ fn validate_compares_schemas_not_text() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn litestreams_own_tables_are_not_drift() -> TestResult {
+    let conn = initialize_database(":memory:")?;
+    // What Litestream keeps in a database it replicates.
+    conn.execute_batch(
+        "CREATE TABLE _litestream_seq (id INTEGER PRIMARY KEY, seq INTEGER);
+         CREATE TABLE _litestream_lock (id INTEGER);",
+    )?;
+    assert_eq!(schema::drift(&conn, schema::migrator())?, Vec::new());
+    Ok(())
+}

@@ -21,6 +21,7 @@ mod pool;
 mod properties;
 mod rehearsal;
 pub(crate) mod reliability;
+mod replication;
 mod round_trip;
 mod safety;
 mod schema_shape;

@@ -122,10 +122,12 @@ fn normalize(text: &str) -> String {
         .to_lowercase()
 }
 
-/// Whether an object belongs to SQLite or to the history rather than to the schema.
-fn is_internal(name: &str) -> bool {
+/// Whether an object belongs to SQLite, to the history, or to Litestream (which keeps
+/// `_litestream_seq` and `_litestream_lock` in a database it replicates) rather than to the
+/// schema the migrations make.
+pub(crate) fn is_internal(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
-    lower.starts_with("sqlite_") || lower == "_sqlx_migrations"
+    lower.starts_with("sqlite_") || lower == "_sqlx_migrations" || lower.starts_with("_litestream_")
 }
 
 /// Reads the schema of `conn`.

@@ -55,7 +55,7 @@ use std::fmt::Write as _;
 
 use sha2::{Digest, Sha384};
 
-pub(crate) use drift::{diff as schema_diff, model as schema_model};
+pub(crate) use drift::{diff as schema_diff, is_internal, model as schema_model};
 pub use error::MigrateError;
 pub(crate) use foreign_keys::violations as foreign_key_violations;
 pub(crate) use history::{

@@ -250,11 +250,12 @@ fn tempfile_dir(database: &Path) -> Result<Scratch> {
 /// Rows of every table but SQLite's own and the history, by name.
 fn row_counts(conn: &Connection) -> Result<Vec<(String, u64)>> {
     let tables: Vec<String> = conn
-        .prepare(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
-             AND name <> '_sqlx_migrations' ORDER BY name",
-        )?
-        .query_map([], |r| r.get(0))?
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")?
+        .query_map([], |r| r.get::<_, String>(0))?
+        .filter(|name| {
+            name.as_ref()
+                .map_or(true, |n| !crate::migrate::is_internal(n))
+        })
         .collect::<rusqlite::Result<_>>()?;
     let mut counts = Vec::with_capacity(tables.len());
     for table in tables {

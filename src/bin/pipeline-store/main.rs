@@ -72,6 +72,21 @@ pub(crate) enum Command {
     },
     /// Run integrity, foreign-key and migration checks; exit 1 if any fails.
     Check,
+    /// Copy the live database into a new file DEST, consistently while others write (SQLite's
+    /// online backup). For continuous replication to another disk or host, run Litestream
+    /// beside the program (see the README's Replication section).
+    Backup {
+        /// The new file; never overwritten.
+        dest: PathBuf,
+    },
+    /// Make a new database file DEST from a backup SRC (checked to be a SQLite database first);
+    /// never overwrites. To restore from a Litestream replica, use `litestream restore`.
+    Restore {
+        /// The backup to restore from.
+        src: PathBuf,
+        /// The new database file.
+        dest: PathBuf,
+    },
     /// Print a completion script for a shell: `pipeline-store completions bash > /etc/bash_completion.d/pipeline-store`.
     Completions {
         /// bash, zsh, fish, powershell or elvish.
@@ -346,6 +361,8 @@ pub(crate) fn run(cli: &Cli) -> Outcome {
         },
         Command::Pipeline { command } => pipeline(cli, command),
         Command::Check => check(cli),
+        Command::Backup { dest } => crate::commands::check::backup(cli, dest),
+        Command::Restore { src, dest } => crate::commands::check::restore(cli, src, dest),
         Command::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(*shell, &mut Cli::command(), "pipeline-store", &mut out);

@@ -1,9 +1,11 @@
-//! `check`.
+//! `check`, `backup` and `restore`: the database file as a whole.
 
-use pipeline_store::schema;
+use std::path::Path;
+
+use pipeline_store::schema::{self, OpenOptions};
 
 use crate::output::emit;
-use crate::output::json::CheckJson;
+use crate::output::json::{CheckJson, CopiedJson};
 use crate::output::text::check_text;
 use crate::{Cli, Failure, Outcome, open_unmigrated};
 
@@ -16,4 +18,34 @@ pub(crate) fn check(cli: &Cli) -> Outcome {
     } else {
         Err(Failure::CheckFailed)
     }
+}
+
+pub(crate) fn backup(cli: &Cli, dest: &Path) -> Outcome {
+    let conn = open_unmigrated(cli)?;
+    schema::backup(&conn, dest)?;
+    let done = CopiedJson {
+        from: cli.db.clone(),
+        to: dest.display().to_string(),
+        bytes: std::fs::metadata(dest).map_or(0, |m| m.len()),
+    };
+    emit(cli, &done, |d| {
+        format!("copied {} to {} ({} bytes)\n", d.from, d.to, d.bytes)
+    })
+}
+
+pub(crate) fn restore(cli: &Cli, src: &Path, dest: &Path) -> Outcome {
+    let source = OpenOptions::new()
+        .read_only(true)
+        .migrate(false)
+        .create_if_missing(false)
+        .open(&src.display().to_string())?;
+    schema::backup(&source, dest)?;
+    let done = CopiedJson {
+        from: src.display().to_string(),
+        to: dest.display().to_string(),
+        bytes: std::fs::metadata(dest).map_or(0, |m| m.len()),
+    };
+    emit(cli, &done, |d| {
+        format!("restored {} to {} ({} bytes)\n", d.from, d.to, d.bytes)
+    })
 }

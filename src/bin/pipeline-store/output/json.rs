@@ -419,3 +419,11 @@ impl From<&Rehearsal> for RehearsalJson {
         }
     }
 }
+
+/// `backup` and `restore`: what was copied where.
+#[derive(Serialize)]
+pub(crate) struct CopiedJson {
+    pub(crate) from: String,
+    pub(crate) to: String,
+    pub(crate) bytes: u64,
+}
