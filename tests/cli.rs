@@ -1298,3 +1298,57 @@ fn backup_and_restore_copy_the_file_and_never_overwrite() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn a_long_migration_shows_a_progress_line_on_a_terminal_only() -> TestResult {
+    if Command::new("script").arg("--version").output().is_err() {
+        // `script` (util-linux, which .ci/run installs) gives the command a terminal.
+        eprintln!("skipped: no `script` to run the command on a terminal");
+        return Ok(());
+    }
+    let dir = tempfile::tempdir()?;
+    let source = dir.path().join("m");
+    crate::common::write_migrations(
+        &source,
+        &[(
+            "1_slow.sql",
+            "CREATE TABLE slow AS WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 4000000) SELECT x FROM c;\n",
+        )],
+    )?;
+    let on_terminal = |db: &str, quiet: bool| -> TestResult<String> {
+        let command = format!(
+            "{BIN} --db {db} {} migrate run --source {}",
+            if quiet { "--quiet" } else { "" },
+            source.display()
+        );
+        let output = Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .current_dir(dir.path())
+            .env_remove("RUST_LOG")
+            .output()?;
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    };
+    let shown = on_terminal("shown.db", false)?;
+    assert!(shown.contains("applying 1_slow.sql: 1"), "{shown}");
+    let quiet = on_terminal("quiet.db", true)?;
+    assert!(!quiet.contains("applying"), "{quiet}");
+    // Not a terminal: nothing on stderr.
+    let db = TempDb::new()?;
+    let piped = run(
+        &db,
+        &[
+            "migrate",
+            "run",
+            "--source",
+            source.to_str().ok_or("utf-8")?,
+        ],
+    );
+    assert_eq!(code(&piped), Some(0));
+    assert!(stderr(&piped).is_empty(), "{}", stderr(&piped));
+    Ok(())
+}

@@ -50,6 +50,7 @@ pub use migration::Migration;
 pub use plan::Policy;
 pub use report::{AppliedStep, MigrationReport, MigrationState, MigrationStatus, PendingMigration};
 pub use runner::Migrator;
+pub use script::PROGRESS_TARGET;
 
 use std::fmt::Write as _;
 

@@ -20,14 +20,14 @@ pub(super) fn run_outside_transaction(
     script: Script<'_>,
 ) -> Result<()> {
     with_foreign_keys_off(conn, script.foreign_keys_off, |conn| {
-        let ran = execute_script(conn, script.sql).map_err(|failure| {
-            MigrateError::FailedOutsideTransaction {
+        let ran = reporting(version, script.file, || execute_script(conn, script.sql)).map_err(
+            |failure| MigrateError::FailedOutsideTransaction {
                 version,
                 file: script.file.to_owned(),
                 line: failure.line,
                 source: failure.source,
-            }
-        });
+            },
+        );
         if !conn.is_autocommit() {
             // Undo what the script's own transaction did; its history row stays dirty.
             if let Err(rollback) = conn.execute_batch("ROLLBACK") {
@@ -157,15 +157,31 @@ pub(super) fn check_foreign_keys(conn: &Connection, version: i64, file: &str) ->
     }
 }
 
+/// The log target of progress records: a `debug` record `start {version} {file}` when a script
+/// begins running and `end {version} {file}` when it stops, whatever happened. A program can
+/// show which migration is running, and for how long (the `pipeline-store` command does, on a
+/// terminal, for migrations that take over a second).
+pub const PROGRESS_TARGET: &str = "pipeline_store::migrate::progress";
+
+/// Runs `f`, logging its start and end on [`PROGRESS_TARGET`].
+fn reporting<T>(version: i64, file: &str, f: impl FnOnce() -> T) -> T {
+    debug!(target: PROGRESS_TARGET, "start {version} {file}");
+    let result = f();
+    debug!(target: PROGRESS_TARGET, "end {version} {file}");
+    result
+}
+
 /// Runs one script inside the caller's transaction and returns how long it took.
 pub(super) fn run_script(tx: &Connection, m: &Migration, script: Script<'_>) -> Result<Duration> {
     debug!("running {} (migration {})", script.file, m.version);
     let started = Instant::now();
-    execute_script(tx, script.sql).map_err(|failure| MigrateError::Failed {
-        version: m.version,
-        file: script.file.to_owned(),
-        line: failure.line,
-        source: failure.source,
+    reporting(m.version, script.file, || execute_script(tx, script.sql)).map_err(|failure| {
+        MigrateError::Failed {
+            version: m.version,
+            file: script.file.to_owned(),
+            line: failure.line,
+            source: failure.source,
+        }
     })?;
     if tx.is_autocommit() {
         // What ran before its COMMIT is committed: record the migration as dirty, so the next

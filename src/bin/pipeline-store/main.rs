@@ -50,6 +50,9 @@ pub(crate) struct Cli {
     /// Log more: -v for each applied migration, -vv for every step (`RUST_LOG` overrides).
     #[arg(short, long, global = true, action = ArgAction::Count)]
     verbose: u8,
+    /// No progress line on stderr while a long migration runs.
+    #[arg(short, long, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -293,9 +296,7 @@ fn main() -> ExitCode {
         1 => "info",
         _ => "debug",
     };
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
-        .format_timestamp(None)
-        .init();
+    crate::output::progress::install(level, !cli.quiet);
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::CheckFailed) => ExitCode::from(1),

@@ -6,7 +6,7 @@ use pipeline_store::schema::{self, OpenOptions};
 
 use crate::output::emit;
 use crate::output::json::{CheckJson, CopiedJson};
-use crate::output::text::check_text;
+use crate::output::text::{bytes, check_text};
 use crate::{Cli, Failure, Outcome, open_unmigrated};
 
 pub(crate) fn check(cli: &Cli) -> Outcome {
@@ -29,7 +29,7 @@ pub(crate) fn backup(cli: &Cli, dest: &Path) -> Outcome {
         bytes: std::fs::metadata(dest).map_or(0, |m| m.len()),
     };
     emit(cli, &done, |d| {
-        format!("copied {} to {} ({} bytes)\n", d.from, d.to, d.bytes)
+        format!("copied {} to {} ({})\n", d.from, d.to, bytes(d.bytes))
     })
 }
 
@@ -46,6 +46,6 @@ pub(crate) fn restore(cli: &Cli, src: &Path, dest: &Path) -> Outcome {
         bytes: std::fs::metadata(dest).map_or(0, |m| m.len()),
     };
     emit(cli, &done, |d| {
-        format!("restored {} to {} ({} bytes)\n", d.from, d.to, d.bytes)
+        format!("restored {} to {} ({})\n", d.from, d.to, bytes(d.bytes))
     })
 }

@@ -1,6 +1,7 @@
 //! Writing to stdout: text or JSON, and a reader that went away is not an error.
 
 pub(crate) mod json;
+pub(crate) mod progress;
 pub(crate) mod text;
 
 use std::io::Write as _;

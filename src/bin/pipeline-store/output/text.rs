@@ -83,7 +83,7 @@ pub(crate) fn metrics_table(m: &ProcessingMetrics) -> String {
     let rows = vec![
         vec![
             "bytes".into(),
-            format!("{} / {}", m.bytes_processed, m.bytes_total),
+            format!("{} / {}", bytes(m.bytes_processed), bytes(m.bytes_total)),
         ],
         vec![
             "chunks".into(),
@@ -95,12 +95,9 @@ pub(crate) fn metrics_table(m: &ProcessingMetrics) -> String {
             "duration".into(),
             opt(m
                 .processing_duration
-                .map(|d| format!("{} ms", d.as_millis()))),
+                .map(|d| millis(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)))),
         ],
-        vec![
-            "throughput".into(),
-            format!("{:.0} B/s", m.throughput_bytes_per_second),
-        ],
+        vec!["throughput".into(), rate(m.throughput_bytes_per_second)],
         vec![
             "compression ratio".into(),
             opt(m.compression_ratio.map(|r| format!("{r:.3}"))),
@@ -112,16 +109,16 @@ pub(crate) fn metrics_table(m: &ProcessingMetrics) -> String {
         vec![
             "input".into(),
             format!(
-                "{} B {}",
-                m.input_file_size_bytes,
+                "{} {}",
+                bytes(m.input_file_size_bytes),
                 m.input_file_checksum.as_deref().unwrap_or("")
             ),
         ],
         vec![
             "output".into(),
             format!(
-                "{} B {}",
-                m.output_file_size_bytes,
+                "{} {}",
+                bytes(m.output_file_size_bytes),
                 m.output_file_checksum.as_deref().unwrap_or("")
             ),
         ],
@@ -197,10 +194,53 @@ pub(crate) fn check_text(report: &CheckReport) -> String {
     text
 }
 
+/// A duration given in nanoseconds, in the unit a person reads: `850 ns`, `12.5 µs`, `3.2 ms`,
+/// `4.1 s`.
 pub(crate) fn millis(nanos: u64) -> String {
     #[expect(clippy::cast_precision_loss, reason = "display only")]
-    let ms = nanos as f64 / 1e6;
-    format!("{ms:.3} ms")
+    let n = nanos as f64;
+    if nanos < 1_000 {
+        format!("{nanos} ns")
+    } else if nanos < 1_000_000 {
+        format!("{} µs", one_decimal(n / 1e3))
+    } else if nanos < 1_000_000_000 {
+        format!("{} ms", one_decimal(n / 1e6))
+    } else {
+        format!("{} s", one_decimal(n / 1e9))
+    }
+}
+
+/// A size in binary units: `512 B`, `1.5 KiB`, `256 MiB`, `3.2 GiB`.
+pub(crate) fn bytes(count: u64) -> String {
+    #[expect(clippy::cast_precision_loss, reason = "display only")]
+    let n = count as f64;
+    let (value, unit) = match count {
+        0..1_024 => return format!("{count} B"),
+        1_024..1_048_576 => (n / 1_024.0, "KiB"),
+        1_048_576..1_073_741_824 => (n / 1_048_576.0, "MiB"),
+        _ => (n / 1_073_741_824.0, "GiB"),
+    };
+    format!("{} {unit}", one_decimal(value))
+}
+
+/// A rate in bytes per second: `62.5 MiB/s`.
+pub(crate) fn rate(bytes_per_second: f64) -> String {
+    if !bytes_per_second.is_finite() || bytes_per_second < 0.0 {
+        return "-".to_owned();
+    }
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "a finite, non-negative rate, shown rounded"
+    )]
+    let whole = bytes_per_second.round() as u64;
+    format!("{}/s", bytes(whole))
+}
+
+/// One decimal, without a trailing `.0`.
+fn one_decimal(value: f64) -> String {
+    let text = format!("{value:.1}");
+    text.strip_suffix(".0").map_or(text.clone(), str::to_owned)
 }
 
 pub(crate) fn indent(text: &str) -> String {
@@ -244,8 +284,8 @@ pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
 /// `migrate rehearse`: each step with the tables whose rows changed, then the verdict.
 pub(crate) fn rehearsal_text(r: &Rehearsal) -> String {
     let mut text = format!(
-        "rehearsed on a copy ({} bytes, copied in {}):\n",
-        r.size_before,
+        "rehearsed on a copy ({}, copied in {}):\n",
+        bytes(r.size_before),
         millis(u64::try_from(r.copy_time.as_nanos()).unwrap_or(u64::MAX))
     );
     let mut rows = Vec::new();
@@ -306,9 +346,9 @@ pub(crate) fn rehearsal_text(r: &Rehearsal) -> String {
     }
     let _ = writeln!(
         text,
-        "size {} -> {} bytes; {}",
-        r.size_before,
-        r.size_after,
+        "size {} -> {}; {}",
+        bytes(r.size_before),
+        bytes(r.size_after),
         if r.is_ok() {
             "nothing lost".to_owned()
         } else {
@@ -324,6 +364,19 @@ pub(crate) fn rehearsal_text(r: &Rehearsal) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn units_read_as_a_person_reads_them() {
+        assert_eq!(bytes(512), "512 B");
+        assert_eq!(bytes(1_536), "1.5 KiB");
+        assert_eq!(bytes(268_435_456), "256 MiB");
+        assert_eq!(bytes(3_435_973_837), "3.2 GiB");
+        assert_eq!(rate(65_536_000.0), "62.5 MiB/s");
+        assert_eq!(millis(850), "850 ns");
+        assert_eq!(millis(12_500), "12.5 µs");
+        assert_eq!(millis(4_096_000_000), "4.1 s");
+        assert_eq!(millis(1_000_000), "1 ms");
+    }
 
     #[test]
     fn tables_align_columns() {
