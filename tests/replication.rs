@@ -89,6 +89,16 @@ fn restore(bin: &Path, replica: &Path, out: &Path, extra: &[&str]) -> TestResult
     Ok(())
 }
 
+/// A fresh database in `dir`, initialised, and Litestream replicating it to `dir/replica`.
+fn replicated(bin: &Path, dir: &Path) -> TestResult<(PathBuf, String, PathBuf, Child)> {
+    let db = dir.join("app.db");
+    let url = db.display().to_string();
+    drop(initialize_database(&url)?);
+    let replica = dir.join("replica");
+    let litestream = replicate(bin, &db, &replica)?;
+    Ok((db, url, replica, litestream))
+}
+
 fn names(conn: &pipeline_store::rusqlite::Connection) -> TestResult<Vec<String>> {
     let mut all = Vec::new();
     let mut query = ListQuery::all().limit(500);
@@ -107,11 +117,7 @@ fn a_killed_writer_loses_nothing_that_was_synced() -> TestResult {
         return Ok(());
     };
     let dir = tempfile::tempdir()?;
-    let db = dir.path().join("app.db");
-    let url = db.display().to_string();
-    drop(initialize_database(&url)?);
-    let replica = dir.path().join("replica");
-    let litestream = replicate(&bin, &db, &replica)?;
+    let (_db, url, replica, litestream) = replicated(&bin, dir.path())?;
 
     let mut writer = spawn("write-loop", &url, &[])?;
     let lines = watch(&mut writer)?;
@@ -149,11 +155,7 @@ fn a_migration_applied_while_replicating_is_in_the_restored_copy() -> TestResult
         return Ok(());
     };
     let dir = tempfile::tempdir()?;
-    let db = dir.path().join("app.db");
-    let url = db.display().to_string();
-    drop(initialize_database(&url)?);
-    let replica = dir.path().join("replica");
-    let litestream = replicate(&bin, &db, &replica)?;
+    let (_db, url, replica, litestream) = replicated(&bin, dir.path())?;
     let mut migrations = schema::migrator().migrations().to_vec();
     migrations.push(Migration::new(
         29_990_101_000_000,
@@ -228,11 +230,7 @@ fn ten_megabytes_over_many_process_lifetimes_restore_whole() -> TestResult {
         return Ok(());
     };
     let dir = tempfile::tempdir()?;
-    let db = dir.path().join("app.db");
-    let url = db.display().to_string();
-    drop(initialize_database(&url)?);
-    let replica = dir.path().join("replica");
-    let litestream = replicate(&bin, &db, &replica)?;
+    let (_db, url, replica, litestream) = replicated(&bin, dir.path())?;
     let payload = "x".repeat(10_000);
     // Four lifetimes of the library (open, 250 commits, close: each close checkpoints the WAL).
     for lifetime in 0..4 {

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use pipeline_store::migrate::{
-    AppliedStep, Difference, Finding, MigrationStatus, PendingMigration,
+    AppliedStep, Difference, Finding, ForeignKeyViolation, MigrationStatus, PendingMigration,
 };
 use pipeline_store::model::Pipeline;
 use pipeline_store::repo::pipelines::PipelineSummary;
@@ -236,6 +236,16 @@ pub(crate) struct ViolationJson {
     pub(crate) parent: String,
 }
 
+impl From<&ForeignKeyViolation> for ViolationJson {
+    fn from(v: &ForeignKeyViolation) -> Self {
+        Self {
+            table: v.table.clone(),
+            rowid: v.rowid,
+            parent: v.parent.clone(),
+        }
+    }
+}
+
 #[derive(Serialize)]
 pub(crate) struct CheckJson {
     pub(crate) ok: bool,
@@ -253,15 +263,7 @@ impl From<&CheckReport> for CheckJson {
         Self {
             ok: r.is_ok(),
             integrity: r.integrity.clone(),
-            foreign_keys: r
-                .foreign_keys
-                .iter()
-                .map(|v| ViolationJson {
-                    table: v.table.clone(),
-                    rowid: v.rowid,
-                    parent: v.parent.clone(),
-                })
-                .collect(),
+            foreign_keys: r.foreign_keys.iter().map(ViolationJson::from).collect(),
             migrations: r.migrations.iter().map(MigrationJson::from).collect(),
             out_of_order: r.out_of_order.iter().map(MigrationJson::from).collect(),
             pending: r.pending.iter().map(MigrationJson::from).collect(),
@@ -405,15 +407,7 @@ impl From<&Rehearsal> for RehearsalJson {
                         })
                         .collect(),
                     schema: s.schema.iter().map(DifferenceJson::from).collect(),
-                    foreign_keys: s
-                        .foreign_keys
-                        .iter()
-                        .map(|v| ViolationJson {
-                            table: v.table.clone(),
-                            rowid: v.rowid,
-                            parent: v.parent.clone(),
-                        })
-                        .collect(),
+                    foreign_keys: s.foreign_keys.iter().map(ViolationJson::from).collect(),
                 })
                 .collect(),
         }
