@@ -133,8 +133,10 @@ impl OpenOptions {
         self
     }
 
-    /// Open read-only (default `false`): nothing is written, not even the journal mode, and
-    /// pending migrations are reported instead of applied.
+    /// Open read-only (default `false`): the database file is never written, not even the
+    /// journal mode, and pending migrations are reported instead of applied. (Reading a WAL
+    /// database, SQLite creates its `-wal` and `-shm` files beside it where the directory is
+    /// writable; on read-only media the file is read as immutable when that is safe.)
     pub fn read_only(&mut self, read_only: bool) -> &mut Self {
         self.read_only = read_only;
         self

@@ -377,7 +377,7 @@ pub(crate) fn open_write(cli: &Cli, create: bool) -> Result<Connection, Failure>
     Ok(OpenOptions::new().create_if_missing(create).open(&cli.db)?)
 }
 
-/// Opens for reading only: never creates, never migrates, writes nothing.
+/// Opens for reading only: never creates, never migrates, never writes the database file.
 pub(crate) fn open_read(cli: &Cli) -> Result<Connection, Failure> {
     let (conn, report) = OpenOptions::new()
         .create_if_missing(false)
