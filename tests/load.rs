@@ -158,10 +158,24 @@ fn a_backup_finishes_while_another_process_commits_continuously() -> TestResult 
         .into_iter()
         .map(|s| s.name)
         .collect();
+    // The best of three, as for the time alone: other tests share the machine's two cores.
+    // (An incremental copy that restarts on every commit never finishes at all here.)
     let target = backups.path().join("under-load.db");
-    let started = Instant::now();
-    let result = schema::backup(&conn, &target);
-    let loaded = started.elapsed();
+    let mut loaded = Duration::MAX;
+    let mut result = Ok(());
+    for attempt in 0..3 {
+        let copy = if attempt == 2 {
+            target.clone()
+        } else {
+            backups.path().join(format!("under-load-{attempt}.db"))
+        };
+        let started = Instant::now();
+        result = schema::backup(&conn, &copy);
+        loaded = loaded.min(started.elapsed());
+        if result.is_err() {
+            break;
+        }
+    }
     writer.kill()?;
     wait_bounded(&mut writer)?;
     result?;
