@@ -24,8 +24,10 @@ const HISTORY_EXISTS: &str =
 const SELECT_HISTORY: &str = "SELECT version, description, installed_on, success, checksum, execution_time \
      FROM _sqlx_migrations ORDER BY version";
 
-const SELECT_RECORDED: &str =
-    "SELECT version, success, checksum FROM _sqlx_migrations ORDER BY version";
+/// In table order, not `ORDER BY version`: rows are almost always inserted by version, and a
+/// scan of the table alone costs less than walking the version index and looking each row up.
+/// [`read_recorded`] sorts what comes back out of order.
+const SELECT_RECORDED: &str = "SELECT version, success, checksum FROM _sqlx_migrations";
 
 const SELECT_DESCRIPTION: &str = "SELECT description FROM _sqlx_migrations WHERE version = ?1";
 
@@ -154,8 +156,16 @@ pub(crate) struct Recorded {
     pub checksum: Option<[u8; 48]>,
 }
 
-/// The history for planning, `None` when the database has no history table.
+/// The history for planning, by version; `None` when the database has no history table.
 pub(crate) fn read_recorded(conn: &Connection) -> rusqlite::Result<Option<Vec<Recorded>>> {
+    read_recorded_sized(conn, 0)
+}
+
+/// [`read_recorded`], with room for `expected` rows made at once.
+pub(crate) fn read_recorded_sized(
+    conn: &Connection,
+    expected: usize,
+) -> rusqlite::Result<Option<Vec<Recorded>>> {
     // Warm path: the table exists, one statement. Only when preparing fails is the schema
     // asked whether the history exists at all (a database never migrated).
     let mut statement = match conn.prepare_cached(SELECT_RECORDED) {
@@ -165,8 +175,10 @@ pub(crate) fn read_recorded(conn: &Connection) -> rusqlite::Result<Option<Vec<Re
         // another connection created the table. Reading sqlite_master reloaded it.
         Err(_) => conn.prepare_cached(SELECT_RECORDED)?,
     };
-    let rows = statement.query_map([], |row| {
-        Ok(Recorded {
+    let mut recorded = Vec::with_capacity(expected);
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        recorded.push(Recorded {
             version: row.get(0)?,
             success: row.get(1)?,
             checksum: row
@@ -174,9 +186,12 @@ pub(crate) fn read_recorded(conn: &Connection) -> rusqlite::Result<Option<Vec<Re
                 .as_blob()
                 .ok()
                 .and_then(|blob| <[u8; 48]>::try_from(blob).ok()),
-        })
-    })?;
-    rows.collect::<rusqlite::Result<_>>().map(Some)
+        });
+    }
+    if !recorded.is_sorted_by_key(|r| r.version) {
+        recorded.sort_unstable_by_key(|r| r.version);
+    }
+    Ok(Some(recorded))
 }
 
 /// The recorded description of a version, for messages about versions this build does not know.

@@ -39,7 +39,8 @@ impl Default for Policies {
 }
 
 impl Migrator {
-    /// The pending migrations in order, or the first reason to refuse running any. Problems a
+    /// The pending migrations in order, or the first reason to refuse running any; `history` is
+    /// sorted by version, as [`read_recorded`](super::read_recorded) returns it. Problems a
     /// policy lets through are not logged: see [`plan_with_warnings`](Self::plan_with_warnings).
     /// `describe` gives the recorded description of a version this build does not know.
     pub(crate) fn plan(
@@ -75,8 +76,21 @@ impl Migrator {
                     .map_or_else(|| describe(dirty.version), |m| m.file.to_string()),
             });
         }
+        // Both lists are sorted by version: one walk over each, flat in their length.
+        let mut next = 0;
         for applied in history {
-            match self.find(applied.version) {
+            while self
+                .migrations
+                .get(next)
+                .is_some_and(|m| m.version < applied.version)
+            {
+                next += 1;
+            }
+            match self
+                .migrations
+                .get(next)
+                .filter(|m| m.version == applied.version)
+            {
                 None => {
                     let error = MigrateError::Missing {
                         version: applied.version,
@@ -115,13 +129,14 @@ impl Migrator {
                 Some(_) => {}
             }
         }
-        let latest = history.iter().map(|a| a.version).max();
+        let latest = history.last().map(|a| a.version);
         let mut pending = Vec::new();
+        let mut next = 0;
         for m in &self.migrations {
-            if history
-                .binary_search_by_key(&m.version, |r| r.version)
-                .is_ok()
-            {
+            while history.get(next).is_some_and(|a| a.version < m.version) {
+                next += 1;
+            }
+            if history.get(next).is_some_and(|a| a.version == m.version) {
                 continue;
             }
             if let Some(latest) = latest.filter(|&latest| latest > m.version) {
