@@ -67,6 +67,18 @@ pub enum Error {
         reason: String,
     },
 
+    /// The database file exists but this process may only read it (its permissions, or a
+    /// read-only mount), and it was opened for writing.
+    #[error(
+        "cannot open {} for writing: this process may only read it; open it read-only \
+         (OpenOptions::read_only, mode=ro) or give this user write access",
+        path.display()
+    )]
+    FileNotWritable {
+        /// The database file.
+        path: PathBuf,
+    },
+
     /// The database file does not exist and the open was not allowed to create it.
     #[error("database file {} does not exist{hint}", path.display())]
     DatabaseNotFound {

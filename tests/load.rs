@@ -82,6 +82,7 @@ fn describe(result: Result<usize, Error>) -> String {
             path.display(),
             directory.display()
         ),
+        Err(Error::FileNotWritable { path }) => format!("FileNotWritable path={}", path.display()),
         Err(other) => format!("error {other:?}"),
     }
 }
@@ -461,6 +462,41 @@ fn a_database_on_read_only_media_reads_and_refuses_writes_by_name() -> TestResul
     assert!(lines.contains(&refused), "{lines:#?}");
     assert_eq!(std::fs::read(&path)?, before, "nothing was written");
     assert_eq!(listing(&dir)?, [path], "no file was created");
+    Ok(())
+}
+
+#[test]
+fn a_file_this_process_may_only_read_is_read_and_a_writing_open_is_refused_by_name() -> TestResult {
+    use std::os::unix::fs::PermissionsExt as _;
+    let holder = tempfile::tempdir()?;
+    let dir = holder.path().join("shared");
+    std::fs::create_dir(&dir)?;
+    let path = dir.join("pipelines.db");
+    let url = path.display().to_string();
+    {
+        let conn = initialize_database(&url)?;
+        pipelines::create(&conn, &NewPipeline::new("one"))?;
+    }
+    // The directory is everybody's (as /tmp is); the file and its log's files are read-only.
+    for entry in std::fs::read_dir(&dir)? {
+        std::fs::set_permissions(entry?.path(), std::fs::Permissions::from_mode(0o444))?;
+    }
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777))?;
+    std::fs::set_permissions(holder.path(), std::fs::Permissions::from_mode(0o755))?;
+    let before = std::fs::read(&path)?;
+    let Some(lines) = run_as_unprivileged(&url)? else {
+        return Ok(());
+    };
+    assert!(
+        lines.contains(&"read-only open: ok 1".to_owned()),
+        "{lines:#?}"
+    );
+    let refused = format!("writing open: FileNotWritable path={}", path.display());
+    assert!(
+        lines.contains(&refused),
+        "refused at the open, not at the first write: {lines:#?}"
+    );
+    assert_eq!(std::fs::read(&path)?, before, "nothing was written");
     Ok(())
 }
 

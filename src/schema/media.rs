@@ -18,7 +18,9 @@
 //!   ([`Error::DirectoryNotWritable`]) rather than reading an older state of the data.
 //!
 //! A writing open in such a directory is refused with the same error, naming the file and the
-//! directory.
+//! directory, and a writing open of a file this process may only read with
+//! [`Error::FileNotWritable`]: SQLite would open either read-only without a word, and the first
+//! write would fail far from the open.
 
 use std::path::{Path, PathBuf};
 
@@ -70,6 +72,18 @@ pub(super) fn is_refused_file(error: &Error) -> bool {
     matches!(code, Some(ErrorCode::CannotOpen | ErrorCode::ReadOnly))
 }
 
+/// The error for a writing open of a file SQLite could only open read-only: its directory is
+/// not writable ([`Error::DirectoryNotWritable`]), or the file itself is not
+/// ([`Error::FileNotWritable`]).
+pub(super) fn refuse_writing(path: &Path) -> Error {
+    match unwritable_directory(path) {
+        Some(directory) => not_writable(path, directory, true),
+        None => Error::FileNotWritable {
+            path: path.to_path_buf(),
+        },
+    }
+}
+
 /// The error for an open SQLite refused in an unwritable directory, or `error` itself when the
 /// directory is writable.
 pub(super) fn explain(error: Error, path: &Path, writing: bool) -> Error {
@@ -79,6 +93,10 @@ pub(super) fn explain(error: Error, path: &Path, writing: bool) -> Error {
     let Some(directory) = unwritable_directory(path) else {
         return error;
     };
+    not_writable(path, directory, writing)
+}
+
+fn not_writable(path: &Path, directory: PathBuf, writing: bool) -> Error {
     Error::DirectoryNotWritable {
         path: path.to_path_buf(),
         directory,

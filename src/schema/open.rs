@@ -195,6 +195,8 @@ impl OpenOptions {
     /// * [`Error::DirectoryNotFound`] when its directory is missing;
     /// * [`Error::NotADatabase`] for a directory or a file that is not SQLite (left untouched);
     /// * [`Error::Open`] when SQLite cannot open or create the file;
+    /// * [`Error::DirectoryNotWritable`] or [`Error::FileNotWritable`] when it may only be read
+    ///   and was not opened [`read_only`](Self::read_only);
     /// * [`Error::ForeignKeysUnavailable`] when foreign keys cannot be switched on;
     /// * [`Error::Migrate`] when the migrations are refused or fail (see [`Migrator::run`]).
     pub fn open(&self, url: &str) -> Result<Connection> {
@@ -237,6 +239,10 @@ impl OpenOptions {
                 } else {
                     self.configure(&conn)
                         .map_err(|e| media::explain(not_a_database(e, path), path, true))?;
+                    // SQLite opens a file it may not write read-only, without a word.
+                    if conn.is_readonly(rusqlite::MAIN_DB)? {
+                        return Err(media::refuse_writing(path));
+                    }
                     conn
                 };
                 if !read_only
