@@ -129,43 +129,47 @@ fn main() {
                 pipeline_store::initialize_database(&u).unwrap();
             }
         }
-        "repo" => {
-            use pipeline_store::model::{NewPipeline, NewStage, StageType};
-            use pipeline_store::repo::pipelines::{self, ListQuery};
-            let conn = pipeline_store::initialize_database(&url).unwrap();
-            let new = |name: String| {
-                (0..4).fold(
-                    NewPipeline::new(name).config("a", "1").config("b", "2"),
-                    |p, i| {
-                        p.stage(
-                            NewStage::new(format!("s{i}"), StageType::Checksum, "sha256")
-                                .parameter("x", "1")
-                                .parameter("y", "2")
-                                .parameter("z", "3"),
-                        )
-                    },
-                )
-            };
-            for i in 0..n {
-                pipelines::create(&conn, &new(format!("p-{i:05}"))).unwrap();
-            }
-            for i in 0..n {
-                let p = pipelines::find_by_name(&conn, &format!("p-{i:05}"))
-                    .unwrap()
-                    .unwrap();
-                assert_eq!(p.stages.len(), 4);
-            }
-            for _ in 0..n / 10 {
-                assert!(
-                    !pipelines::list(&conn, &ListQuery::active().limit(100))
-                        .unwrap()
-                        .is_empty()
-                );
-            }
-        }
+        "repo" => repo(&url, n),
         other => {
             eprintln!("unknown workload {other}: [raw-]warm, [raw-]warm200, [raw-]cold or repo");
             std::process::exit(2);
         }
+    }
+}
+
+/// Creates `n` pipelines (4 stages of 3 parameters, 2 config rows), loads each by name, and
+/// lists pages of 100 `n / 10` times.
+fn repo(url: &str, n: usize) {
+    use pipeline_store::model::{NewPipeline, NewStage, StageType};
+    use pipeline_store::repo::pipelines::{self, ListQuery};
+    let conn = pipeline_store::initialize_database(url).unwrap();
+    let new = |name: String| {
+        (0..4).fold(
+            NewPipeline::new(name).config("a", "1").config("b", "2"),
+            |p, i| {
+                p.stage(
+                    NewStage::new(format!("s{i}"), StageType::Checksum, "sha256")
+                        .parameter("x", "1")
+                        .parameter("y", "2")
+                        .parameter("z", "3"),
+                )
+            },
+        )
+    };
+    for i in 0..n {
+        pipelines::create(&conn, &new(format!("p-{i:05}"))).unwrap();
+    }
+    for i in 0..n {
+        let p = pipelines::find_by_name(&conn, &format!("p-{i:05}"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.stages.len(), 4);
+    }
+    for _ in 0..n / 10 {
+        assert!(
+            !pipelines::list(&conn, &ListQuery::active().limit(100))
+                .unwrap()
+                .is_empty()
+        );
     }
 }
