@@ -8,6 +8,10 @@
 //! * `warm_200`: `warm` over a database with 200 extra one-table migrations applied; the
 //!   baseline runs over the same 200-table database.
 //!
+//! The warm groups also time `raw-persistent-wal`: the baseline with the two settings the library
+//! adds on open (`SQLITE_FCNTL_PERSIST_WAL` and `journal_size_limit`), so that what they are worth
+//! and what the rest of the library costs can be told apart.
+//!
 //! `cargo bench --bench startup`; `scripts/bench-ratios` prints the medians and ratios.
 
 use std::hint::black_box;
@@ -38,8 +42,26 @@ fn raw_open(path: &Path, create: bool) -> Connection {
     conn
 }
 
-fn raw_warm(path: &Path) -> i64 {
+/// The baseline's open with the write-ahead log kept between opens, as the library keeps it.
+fn raw_open_persistent(path: &Path) -> Connection {
     let conn = raw_open(path, false);
+    let mut on = 1;
+    conn.file_control(
+        Some(pipeline_store::rusqlite::MAIN_DB),
+        pipeline_store::rusqlite::FileControl::PersistWal(&mut on),
+    )
+    .expect("persistent WAL");
+    conn.execute_batch("PRAGMA journal_size_limit = 67108864;")
+        .expect("journal size limit");
+    conn
+}
+
+fn raw_warm(path: &Path, persistent: bool) -> i64 {
+    let conn = if persistent {
+        raw_open_persistent(path)
+    } else {
+        raw_open(path, false)
+    };
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("user_version");
@@ -83,7 +105,10 @@ fn warm(c: &mut Criterion, name: &str, migrator: &Migrator) {
     group.bench_function("pipeline-store", |b| {
         b.iter(|| black_box(library_warm(&url, migrator)));
     });
-    group.bench_function("raw", |b| b.iter(|| black_box(raw_warm(&path))));
+    group.bench_function("raw", |b| b.iter(|| black_box(raw_warm(&path, false))));
+    group.bench_function("raw-persistent-wal", |b| {
+        b.iter(|| black_box(raw_warm(&path, true)));
+    });
     group.finish();
 }
 

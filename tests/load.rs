@@ -414,54 +414,75 @@ fn read_only_directory(dir: &Path) -> TestResult {
     Ok(())
 }
 
+/// `path` with `suffix` appended (`-wal`, `-shm`).
+fn beside(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
 #[test]
 fn a_database_on_read_only_media_reads_and_refuses_writes_by_name() -> TestResult {
-    let holder = tempfile::tempdir()?;
-    let dir = holder.path().join("media");
-    std::fs::create_dir(&dir)?;
-    let path = dir.join("pipelines.db");
-    let url = path.display().to_string();
-    {
-        let conn = initialize_database(&url)?;
-        for name in ["one", "two", "three"] {
-            pipelines::create(&conn, &NewPipeline::new(name))?;
+    // Media written with the files a clean close keeps (an empty -wal and the -shm), and media
+    // holding the .db alone: both read, neither is written.
+    for keep_log_files in [true, false] {
+        let holder = tempfile::tempdir()?;
+        let dir = holder.path().join("media");
+        std::fs::create_dir(&dir)?;
+        let path = dir.join("pipelines.db");
+        let url = path.display().to_string();
+        {
+            let conn = initialize_database(&url)?;
+            for name in ["one", "two", "three"] {
+                pipelines::create(&conn, &NewPipeline::new(name))?;
+            }
         }
+        let listing = |dir: &Path| -> TestResult<Vec<PathBuf>> {
+            let mut names: Vec<PathBuf> = std::fs::read_dir(dir)?
+                .map(|e| e.map(|e| e.path()))
+                .collect::<Result<_, _>>()?;
+            names.sort();
+            Ok(names)
+        };
+        let (wal, shm) = (beside(&path, "-wal"), beside(&path, "-shm"));
+        assert_eq!(
+            listing(&dir)?,
+            [path.clone(), shm.clone(), wal.clone()],
+            "a clean close keeps the log's files"
+        );
+        assert_eq!(std::fs::metadata(&wal)?.len(), 0, "and empties the log");
+        if !keep_log_files {
+            std::fs::remove_file(&wal)?;
+            std::fs::remove_file(&shm)?;
+        }
+        let files = listing(&dir)?;
+        let before = std::fs::read(&path)?;
+        read_only_directory(&dir)?;
+        let Some(lines) = run_as_unprivileged(&url)? else {
+            return Ok(());
+        };
+        writable_again(&dir)?;
+        assert!(
+            lines.contains(&"read-only open: ok 3".to_owned()),
+            "{keep_log_files}: {lines:#?}"
+        );
+        assert!(
+            lines.contains(&"mode=ro open: ok 3".to_owned()),
+            "{keep_log_files}: {lines:#?}"
+        );
+        assert!(
+            lines.contains(&"check: ok 1".to_owned()),
+            "{keep_log_files}: {lines:#?}"
+        );
+        let refused = format!(
+            "writing open: DirectoryNotWritable path={} directory={}",
+            path.display(),
+            dir.display()
+        );
+        assert!(lines.contains(&refused), "{keep_log_files}: {lines:#?}");
+        assert_eq!(std::fs::read(&path)?, before, "nothing was written");
+        assert_eq!(listing(&dir)?, files, "no file was created or removed");
     }
-    let listing = |dir: &Path| -> TestResult<Vec<PathBuf>> {
-        let mut names: Vec<PathBuf> = std::fs::read_dir(dir)?
-            .map(|e| e.map(|e| e.path()))
-            .collect::<Result<_, _>>()?;
-        names.sort();
-        Ok(names)
-    };
-    assert_eq!(
-        listing(&dir)?,
-        std::slice::from_ref(&path),
-        "a clean close leaves the file alone"
-    );
-    let before = std::fs::read(&path)?;
-    read_only_directory(&dir)?;
-    let Some(lines) = run_as_unprivileged(&url)? else {
-        return Ok(());
-    };
-    writable_again(&dir)?;
-    assert!(
-        lines.contains(&"read-only open: ok 3".to_owned()),
-        "{lines:#?}"
-    );
-    assert!(
-        lines.contains(&"mode=ro open: ok 3".to_owned()),
-        "{lines:#?}"
-    );
-    assert!(lines.contains(&"check: ok 1".to_owned()), "{lines:#?}");
-    let refused = format!(
-        "writing open: DirectoryNotWritable path={} directory={}",
-        path.display(),
-        dir.display()
-    );
-    assert!(lines.contains(&refused), "{lines:#?}");
-    assert_eq!(std::fs::read(&path)?, before, "nothing was written");
-    assert_eq!(listing(&dir)?, [path], "no file was created");
     Ok(())
 }
 

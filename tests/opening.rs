@@ -487,3 +487,82 @@ fn a_refused_open_of_a_rollback_journal_database_changes_no_byte() -> TestResult
     }
     Ok(())
 }
+
+/// `path` with `suffix` appended (`-wal`, `-shm`).
+fn side(path: &std::path::Path, suffix: &str) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    name.into()
+}
+
+fn names(conn: &Connection) -> TestResult<Vec<String>> {
+    let mut statement = conn.prepare("SELECT name FROM pipelines ORDER BY name")?;
+    let names = statement
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(names)
+}
+
+#[test]
+fn a_clean_close_leaves_the_db_file_complete_with_or_without_kept_log_files() -> TestResult {
+    use pipeline_store::model::NewPipeline;
+    use pipeline_store::repo::pipelines;
+    for persistent in [true, false] {
+        let db = TempDb::new()?;
+        {
+            let conn = OpenOptions::new()
+                .persistent_wal(persistent)
+                .open(&db.url())?;
+            // Enough to keep the commits in the log: no automatic checkpoint runs before close.
+            conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+            for i in 0..50 {
+                pipelines::create(&conn, &NewPipeline::new(format!("p-{i:02}")))?;
+            }
+            assert!(std::fs::metadata(side(&db.path, "-wal"))?.len() > 0);
+        }
+        let (wal, shm) = (side(&db.path, "-wal"), side(&db.path, "-shm"));
+        if persistent {
+            assert_eq!(std::fs::metadata(&wal)?.len(), 0, "the log is emptied");
+            assert!(shm.is_file(), "the -shm file is kept");
+        } else {
+            assert!(!wal.exists() && !shm.exists(), "both are deleted");
+        }
+        // The .db file alone, copied elsewhere, holds every commit.
+        let copy = TempDb::new()?;
+        std::fs::copy(&db.path, &copy.path)?;
+        let conn = OpenOptions::new().read_only(true).open(&copy.url())?;
+        assert_eq!(names(&conn)?.len(), 50, "persistent={persistent}");
+        let integrity: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        assert_eq!(integrity, "ok");
+    }
+    Ok(())
+}
+
+#[test]
+fn a_database_copied_over_one_whose_log_files_were_kept_reads_as_itself() -> TestResult {
+    use pipeline_store::model::NewPipeline;
+    use pipeline_store::repo::pipelines;
+    let make = |db: &TempDb, prefix: &str| -> TestResult {
+        let conn = initialize_database(&db.url())?;
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        for i in 0..40 {
+            pipelines::create(
+                &conn,
+                &NewPipeline::new(format!("{prefix}-{i:02}")).config("k", "v".repeat(500)),
+            )?;
+        }
+        Ok(())
+    };
+    let (old, new) = (TempDb::new()?, TempDb::new()?);
+    make(&old, "old")?;
+    make(&new, "new")?;
+    // A restore by hand: the other database's file copied over this one, log files left be.
+    std::fs::copy(&new.path, &old.path)?;
+    let conn = initialize_database(&old.url())?;
+    let found = names(&conn)?;
+    assert_eq!(found.len(), 40);
+    assert!(found.iter().all(|n| n.starts_with("new-")), "{found:?}");
+    let integrity: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+    assert_eq!(integrity, "ok");
+    Ok(())
+}

@@ -29,11 +29,16 @@ pub(super) fn not_a_database(error: Error, path: &Path) -> Error {
     }
 }
 
-pub(super) fn open_file(path: &Path, read_only: bool, create: bool) -> Result<Connection> {
-    match inspect_file(path)? {
-        FileState::Database => {}
-        FileState::Missing if create => check_parent(path)?,
-        FileState::Missing => {
+/// Opens `path` after [`inspect_file`] made sure it is a database or may be created; also says
+/// whether its header was already in WAL mode.
+pub(super) fn open_file(path: &Path, read_only: bool, create: bool) -> Result<(Connection, bool)> {
+    let wal = match inspect_file_header(path)? {
+        (FileState::Database, wal) => wal,
+        (FileState::Missing, _) if create => {
+            check_parent(path)?;
+            false
+        }
+        (FileState::Missing, _) => {
             return Err(Error::DatabaseNotFound {
                 path: path.to_path_buf(),
                 hint: if read_only {
@@ -43,7 +48,7 @@ pub(super) fn open_file(path: &Path, read_only: bool, create: bool) -> Result<Co
                 },
             });
         }
-    }
+    };
     let mut flags = OpenFlags::SQLITE_OPEN_NO_MUTEX;
     if read_only {
         flags |= OpenFlags::SQLITE_OPEN_READ_ONLY;
@@ -54,10 +59,12 @@ pub(super) fn open_file(path: &Path, read_only: bool, create: bool) -> Result<Co
         }
     }
     debug!("opening {} ({flags:?})", path.display());
-    Connection::open_with_flags(path, flags).map_err(|source| Error::Open {
-        path: path.to_path_buf(),
-        source,
-    })
+    Connection::open_with_flags(path, flags)
+        .map(|conn| (conn, wal))
+        .map_err(|source| Error::Open {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -67,9 +74,15 @@ pub(super) enum FileState {
 }
 
 /// What is at `path`: nothing, or a SQLite database (an empty file counts); anything else is
-/// [`Error::NotADatabase`]. Only reads the first 16 bytes.
+/// [`Error::NotADatabase`]. Only reads the first 20 bytes.
 pub(super) fn inspect_file(path: &Path) -> Result<FileState> {
-    const HEADER: &[u8; 16] = b"SQLite format 3\0";
+    inspect_file_header(path).map(|(state, _)| state)
+}
+
+/// [`inspect_file`], and whether the header says the file is in WAL mode (its read and write
+/// format versions, bytes 18 and 19, are both 2), which SQLite keeps in the file.
+fn inspect_file_header(path: &Path) -> Result<(FileState, bool)> {
+    const MAGIC: &[u8; 16] = b"SQLite format 3\0";
     let io_error = |source| Error::Io {
         operation: "reading",
         path: path.to_path_buf(),
@@ -77,7 +90,9 @@ pub(super) fn inspect_file(path: &Path) -> Result<FileState> {
     };
     let metadata = match std::fs::metadata(path) {
         Ok(metadata) => metadata,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(FileState::Missing),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok((FileState::Missing, false));
+        }
         Err(e) => return Err(io_error(e)),
     };
     let refuse = |reason: &str| Error::NotADatabase {
@@ -91,9 +106,9 @@ pub(super) fn inspect_file(path: &Path) -> Result<FileState> {
         return Err(refuse("it is not a regular file"));
     }
     if metadata.len() == 0 {
-        return Ok(FileState::Database);
+        return Ok((FileState::Database, false));
     }
-    let mut header = [0_u8; 16];
+    let mut header = [0_u8; 20];
     let mut file = std::fs::File::open(path).map_err(io_error)?;
     let mut filled = 0;
     while filled < header.len() {
@@ -102,10 +117,10 @@ pub(super) fn inspect_file(path: &Path) -> Result<FileState> {
             n => filled += n,
         }
     }
-    if filled < header.len() || &header != HEADER {
+    if filled < MAGIC.len() || &header[..MAGIC.len()] != MAGIC {
         return Err(refuse("it does not start with the SQLite file header"));
     }
-    Ok(FileState::Database)
+    Ok((FileState::Database, header[18] == 2 && header[19] == 2))
 }
 
 pub(super) fn check_parent(path: &Path) -> Result<()> {

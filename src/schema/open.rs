@@ -2,6 +2,7 @@
 //! in which an open validates, switches the journal mode and migrates.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use log::{debug, warn};
@@ -66,14 +67,64 @@ pub enum Synchronous {
 }
 
 impl Synchronous {
-    fn as_str(self) -> &'static str {
+    /// The pragmas every connection starts with: foreign keys on, this level, and a 64 MB
+    /// `journal_size_limit` (after a checkpoint the write-ahead log is cut back to it, and on
+    /// the last close to nothing). One batch of constant text: no statement is built at run time.
+    fn pragmas(self) -> &'static str {
         match self {
-            Self::Off => "off",
-            Self::Normal => "normal",
-            Self::Full => "full",
-            Self::Extra => "extra",
+            Self::Off => {
+                "PRAGMA foreign_keys = ON; PRAGMA synchronous = OFF; \
+                 PRAGMA journal_size_limit = 67108864;"
+            }
+            Self::Normal => {
+                "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
+                 PRAGMA journal_size_limit = 67108864;"
+            }
+            Self::Full => {
+                "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; \
+                 PRAGMA journal_size_limit = 67108864;"
+            }
+            Self::Extra => {
+                "PRAGMA foreign_keys = ON; PRAGMA synchronous = EXTRA; \
+                 PRAGMA journal_size_limit = 67108864;"
+            }
         }
     }
+}
+
+/// Keeps the write-ahead log's files when the last connection closes (see
+/// [`OpenOptions::persistent_wal`]). A VFS that does not know the request keeps its own
+/// behaviour, which is only slower.
+fn persist_wal(conn: &Connection) {
+    let mut on: std::ffi::c_int = 1;
+    if let Err(e) = conn.file_control(
+        Some(rusqlite::MAIN_DB),
+        rusqlite::FileControl::PersistWal(&mut on),
+    ) {
+        debug!("persistent write-ahead log not available: {e}");
+    }
+}
+
+/// Whether `PRAGMA foreign_keys = ON` took effect on this process's SQLite, once known.
+static FOREIGN_KEYS_CHECKED: AtomicBool = AtomicBool::new(false);
+
+/// Fails with [`Error::ForeignKeysUnavailable`] when `PRAGMA foreign_keys = ON` did not take
+/// effect on `conn`.
+///
+/// On a new connection (never inside a transaction, where SQLite ignores the switch) the only
+/// thing that can stop it is how SQLite was compiled (`SQLITE_OMIT_FOREIGN_KEY`), which is the
+/// same for every connection of a process: so the first connection reads the value back and the
+/// others rely on its answer. A failed check is never remembered and fails every open.
+fn foreign_keys_enforced(conn: &Connection) -> Result<()> {
+    if FOREIGN_KEYS_CHECKED.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    let value: i64 = conn.pragma_query_value(None, "foreign_keys", |row| row.get(0))?;
+    if value != 1 {
+        return Err(Error::ForeignKeysUnavailable { value });
+    }
+    FOREIGN_KEYS_CHECKED.store(true, Ordering::Relaxed);
+    Ok(())
 }
 
 /// How to open a database: a builder whose setters return `&mut Self`.
@@ -103,6 +154,7 @@ pub struct OpenOptions {
     migrate: bool,
     backup_dir: Option<PathBuf>,
     rehearse: bool,
+    persistent_wal: bool,
 }
 
 impl Default for OpenOptions {
@@ -124,6 +176,7 @@ impl OpenOptions {
             migrate: true,
             backup_dir: None,
             rehearse: false,
+            persistent_wal: true,
         }
     }
 
@@ -157,6 +210,19 @@ impl OpenOptions {
     /// The `synchronous` level (default [`Synchronous::Normal`]).
     pub fn synchronous(&mut self, level: Synchronous) -> &mut Self {
         self.synchronous = level;
+        self
+    }
+
+    /// Whether the write-ahead log's files stay beside the database when the last connection
+    /// closes (default `true`).
+    ///
+    /// The last connection to close checkpoints the log into the database either way, so the
+    /// `.db` file alone is then complete and can be copied. With `true` the `-wal` file is cut
+    /// to zero bytes instead of deleted and the `-shm` file is kept, which spares the next open
+    /// creating both (see the README's performance section); with `false` SQLite deletes them.
+    /// Applies to files opened for writing in [`JournalMode::Wal`].
+    pub fn persistent_wal(&mut self, persistent: bool) -> &mut Self {
+        self.persistent_wal = persistent;
         self
     }
 
@@ -232,7 +298,7 @@ impl OpenOptions {
             Location::File(path) => {
                 let create =
                     !read_only && self.create_if_missing && !matches!(target.mode, Some(Mode::Rw));
-                let conn = open_file(path, read_only, create)
+                let (conn, header_wal) = open_file(path, read_only, create)
                     .map_err(|e| media::explain(e, path, !read_only))?;
                 let conn = if read_only {
                     self.readable(conn, path)?
@@ -243,9 +309,15 @@ impl OpenOptions {
                     if conn.is_readonly(rusqlite::MAIN_DB)? {
                         return Err(media::refuse_writing(path));
                     }
+                    if self.persistent_wal && self.journal_mode == JournalMode::Wal {
+                        persist_wal(&conn);
+                    }
                     conn
                 };
+                // WAL is kept in the file's header: a header that says so needs no pragma.
+                let in_mode = header_wal && self.journal_mode == JournalMode::Wal;
                 if !read_only
+                    && !in_mode
                     && !self
                         .journal_mode_is_set(&conn)
                         .map_err(|e| media::explain(not_a_database(e, path), path, true))?
@@ -348,13 +420,8 @@ impl OpenOptions {
         // 16, which an `update` alone would cycle through.
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
         conn.busy_timeout(self.busy_timeout)?;
-        conn.pragma_update(None, "foreign_keys", true)?;
-        let value: i64 = conn.pragma_query_value(None, "foreign_keys", |row| row.get(0))?;
-        if value != 1 {
-            return Err(Error::ForeignKeysUnavailable { value });
-        }
-        conn.pragma_update(None, "synchronous", self.synchronous.as_str())?;
-        Ok(())
+        conn.execute_batch(self.synchronous.pragmas())?;
+        foreign_keys_enforced(conn)
     }
 
     /// Whether the file is already in the configured journal mode (reading it writes nothing).
