@@ -318,14 +318,18 @@ impl Migrator {
                     description: expected.description.to_string(),
                     elapsed,
                 });
-                if pending
-                    .last()
-                    .is_some_and(|last| last.version == expected.version)
-                {
-                    break;
-                }
+                // Applied under the write lock, after a plan made there: the next one is the
+                // one after it (the next transaction plans again before applying it).
+                next = pending
+                    .iter()
+                    .skip_while(|m| m.version != expected.version)
+                    .nth(1)
+                    .copied();
+            } else {
+                // Another process applied it, or has a `-- no-transaction` migration running:
+                // see what is left, waiting for that one.
+                next = up_to(self.plan_settled(conn, wait)?.0).first().copied();
             }
-            next = up_to(self.plan_settled(conn, wait)?.0).first().copied();
         }
         Ok(report)
     }

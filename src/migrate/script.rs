@@ -85,10 +85,15 @@ fn execute_script(conn: &Connection, sql: &str) -> Result<(), ScriptFailure> {
         };
         let start = next;
         if let Some(text) = statement.expanded_sql() {
-            let found = sql
-                .get(next..)
-                .and_then(|rest| rest.find(&text))
-                .map_or(next, |i| next + i);
+            // SQLite keeps a statement's text from where its preparation began (comments
+            // included), so it almost always starts right here; searching is the fallback
+            // (after an empty `;`, which SQLite skips without a statement).
+            let found = match sql.get(next..) {
+                Some(rest) if rest.starts_with(&text) => next,
+                rest => rest
+                    .and_then(|rest| rest.find(&text))
+                    .map_or(next, |i| next + i),
+            };
             next = found + text.len();
         }
         if let Err(source) = statement.raw_query().next().map(|_| ()) {
