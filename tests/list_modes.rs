@@ -9,6 +9,9 @@ use pipeline_store::repo::pipelines::{self, ListQuery, Status};
 
 use crate::common::TestResult;
 
+/// `(name, archived, tags, stages)` of a pipeline.
+type Row = (String, bool, Vec<&'static str>, usize);
+
 /// `(name, archived, tags, stages)` of the pipelines every case runs against.
 const PIPELINES: &[(&str, bool, &[&str], usize)] = &[
     ("alpha", false, &["nightly"], 1),
@@ -21,6 +24,23 @@ const PIPELINES: &[(&str, bool, &[&str], usize)] = &[
     ("hotel", true, &["nightly"], 0),
 ];
 
+/// The pipelines of a run: [`PIPELINES`], and with `padded` 60 more tagged `nightly` (a third of
+/// them archived), so that `nightly` is common enough for its pages to walk the names while
+/// `weekly` stays rare and is read through the tag index: both ways of reading a tagged page
+/// are checked against the same model.
+fn dataset(padded: bool) -> Vec<Row> {
+    let mut rows: Vec<Row> = PIPELINES
+        .iter()
+        .map(|(name, archived, tags, stages)| {
+            ((*name).to_owned(), *archived, tags.to_vec(), *stages)
+        })
+        .collect();
+    if padded {
+        rows.extend((0..60).map(|i| (format!("kilo-{i:02}"), i % 3 == 0, vec!["nightly"], i % 3)));
+    }
+    rows
+}
+
 fn query(status: Status) -> ListQuery {
     match status {
         Status::Active => ListQuery::active(),
@@ -31,30 +51,42 @@ fn query(status: Status) -> ListQuery {
 
 /// What a page must hold, by the model.
 fn expected(
+    data: &[Row],
     status: Status,
     tag: Option<&str>,
     after: Option<&str>,
     limit: usize,
-) -> Vec<&'static str> {
-    PIPELINES
-        .iter()
+) -> Vec<String> {
+    data.iter()
         .filter(|(_, archived, _, _)| match status {
             Status::Active => !archived,
             Status::Archived => *archived,
             Status::All => true,
         })
         .filter(|(_, _, tags, _)| tag.is_none_or(|t| tags.contains(&t)))
-        .filter(|(name, _, _, _)| after.is_none_or(|a| *name > a))
-        .map(|(name, _, _, _)| *name)
+        .filter(|(name, _, _, _)| after.is_none_or(|a| name.as_str() > a))
+        .map(|(name, _, _, _)| name.clone())
         .take(limit)
         .collect()
 }
 
 #[test]
 fn every_status_tag_cursor_and_limit_returns_what_the_model_says() -> TestResult {
+    every_mode(false)
+}
+
+#[test]
+fn every_mode_holds_when_a_common_tag_walks_the_names_and_a_rare_one_does_not() -> TestResult {
+    every_mode(true)
+}
+
+fn every_mode(padded: bool) -> TestResult {
+    let data = dataset(padded);
     let conn = initialize_database(":memory:")?;
-    for (name, archived, tags, stages) in PIPELINES {
-        let new = tags.iter().fold(NewPipeline::new(*name), |p, t| p.tag(*t));
+    for (name, archived, tags, stages) in &data {
+        let new = tags
+            .iter()
+            .fold(NewPipeline::new(name.clone()), |p, t| p.tag(*t));
         let new = (0..*stages).fold(new, |p, i| {
             p.stage(NewStage::new(
                 format!("s{i}"),
@@ -87,23 +119,21 @@ fn every_status_tag_cursor_and_limit_returns_what_the_model_says() -> TestResult
                     if let Some(after) = after {
                         q = q.after(after);
                     }
-                    let want = expected(status, tag, after, limit as usize);
+                    let want = expected(&data, status, tag, after, limit as usize);
                     let case = format!("{status:?} tag={tag:?} after={after:?} limit={limit}");
 
                     let page = pipelines::list(&conn, &q)?;
-                    let names: Vec<&str> = page.iter().map(|s| s.name.as_str()).collect();
+                    let names: Vec<String> = page.iter().map(|s| s.name.clone()).collect();
                     assert_eq!(names, want, "list {case}");
                     for summary in &page {
-                        let (_, archived, _, stages) = PIPELINES
-                            .iter()
-                            .find(|p| p.0 == summary.name)
-                            .ok_or("known")?;
+                        let (_, archived, _, stages) =
+                            data.iter().find(|p| p.0 == summary.name).ok_or("known")?;
                         assert_eq!(summary.archived, *archived, "{case}");
                         assert_eq!(summary.stage_count as usize, *stages, "{case}");
                     }
 
                     let full = pipelines::list_full(&conn, &q)?;
-                    let full_names: Vec<&str> = full.iter().map(|p| p.name.as_str()).collect();
+                    let full_names: Vec<String> = full.iter().map(|p| p.name.clone()).collect();
                     assert_eq!(full_names, want, "list_full {case}");
                     for p in &full {
                         let got = pipelines::get(&conn, &p.id)?.ok_or("exists")?;
@@ -127,14 +157,14 @@ fn every_status_tag_cursor_and_limit_returns_what_the_model_says() -> TestResult
                 }
                 assert_eq!(
                     walked,
-                    expected(status, tag, None, usize::MAX),
+                    expected(&data, status, tag, None, usize::MAX),
                     "{status:?} tag={tag:?} pages of {size}"
                 );
             }
         }
         assert_eq!(
             pipelines::count(&conn, status)?,
-            u64::try_from(expected(status, None, None, usize::MAX).len())?,
+            u64::try_from(expected(&data, status, None, None, usize::MAX).len())?,
             "count {status:?}"
         );
     }
