@@ -201,6 +201,13 @@ fn files_get_wal_normal_sync_and_a_busy_timeout() -> TestResult {
     assert_eq!(pragma_text(&conn, "journal_mode")?, "wal");
     assert_eq!(pragma_i64(&conn, "synchronous")?, 1, "NORMAL");
     assert_eq!(pragma_i64(&conn, "busy_timeout")?, 5000);
+    assert_eq!(pragma_i64(&conn, "journal_size_limit")?, 64 << 20);
+    assert_eq!(
+        pragma_i64(&conn, "mmap_size")?,
+        0,
+        "not mapped unless asked"
+    );
+    assert_eq!(pragma_i64(&conn, "cache_size")?, -2000, "SQLite's own");
     // Leaving WAL needs every other connection closed.
     drop(conn);
 
@@ -208,10 +215,14 @@ fn files_get_wal_normal_sync_and_a_busy_timeout() -> TestResult {
         .busy_timeout(Duration::from_millis(1234))
         .journal_mode(JournalMode::Delete)
         .synchronous(Synchronous::Full)
+        .mmap_size(1 << 20)
+        .cache_size_kib(8192)
         .open(&db.url())?;
     assert_eq!(pragma_text(&custom, "journal_mode")?, "delete");
     assert_eq!(pragma_i64(&custom, "synchronous")?, 2, "FULL");
     assert_eq!(pragma_i64(&custom, "busy_timeout")?, 1234);
+    assert_eq!(pragma_i64(&custom, "mmap_size")?, 1 << 20);
+    assert_eq!(pragma_i64(&custom, "cache_size")?, -8192);
     Ok(())
 }
 
