@@ -1352,3 +1352,79 @@ fn a_long_migration_shows_a_progress_line_on_a_terminal_only() -> TestResult {
     assert!(stderr(&piped).is_empty(), "{}", stderr(&piped));
     Ok(())
 }
+
+#[test]
+fn a_list_longer_than_a_page_comes_whole_in_order_aligned_and_as_pretty_json() -> TestResult {
+    use pipeline_store::model::NewPipeline;
+    use pipeline_store::repo::pipelines;
+    let db = TempDb::new()?;
+    {
+        let conn = pipeline_store::initialize_database(&db.url())?;
+        conn.execute_batch("BEGIN")?;
+        // Names of every width from 1 to 12 characters, so the widest comes late.
+        for i in 0..1203_usize {
+            let name = format!("p{}", "x".repeat(i % 12)) + &format!("-{i:04}");
+            let created = pipelines::create(&conn, &NewPipeline::new(name).tag("t"))?;
+            if i % 100 == 7 {
+                pipelines::archive(&conn, &created.id)?;
+            }
+        }
+        conn.execute_batch("COMMIT")?;
+    }
+    for flags in [&["--all"][..], &["--all", "--tag", "t"], &[]] {
+        let mut args = vec!["pipeline", "list"];
+        args.extend_from_slice(flags);
+        let output = run(&db, &args);
+        let text = stdout(&output);
+        let lines: Vec<&str> = text.lines().collect();
+        let expected = if flags.is_empty() { 1203 - 12 } else { 1203 };
+        assert_eq!(lines.len(), expected + 1, "{flags:?}: header and every row");
+        let names: Vec<&str> = lines[1..]
+            .iter()
+            .map(|l| l.split_whitespace().next().unwrap_or_default())
+            .collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        assert_eq!(names, sorted, "{flags:?}: by name");
+        // Every row's STAGES column starts where the header's does.
+        let column = lines[0].find("STAGES").ok_or("header")?;
+        for line in &lines[1..] {
+            let before = &line[..column];
+            assert!(
+                before.ends_with("  ") && !line[column..].starts_with(' '),
+                "{flags:?}: misaligned {line:?}"
+            );
+        }
+        args.insert(0, "--json");
+        let output = run(&db, &args);
+        let parsed = json(&output);
+        let rows = parsed.as_array().ok_or("an array")?;
+        assert_eq!(rows.len(), expected);
+        // The bytes a pretty printer makes of the whole array, fields in their documented order.
+        let mut whole = String::from("[\n");
+        for (i, row) in rows.iter().enumerate() {
+            let fields: Vec<String> = [
+                "id",
+                "name",
+                "archived",
+                "stage_count",
+                "created_at",
+                "updated_at",
+            ]
+            .iter()
+            .map(|key| format!("    \"{key}\": {}", row[*key]))
+            .collect();
+            let comma = if i + 1 == rows.len() { "" } else { "," };
+            whole.push_str("  {\n");
+            whole.push_str(&fields.join(",\n"));
+            whole.push_str("\n  }");
+            whole.push_str(comma);
+            whole.push('\n');
+        }
+        whole += "]\n";
+        assert_eq!(String::from_utf8(output.stdout)?, whole, "{flags:?}");
+    }
+    let empty = run(&db, &["--json", "pipeline", "list", "--tag", "none"]);
+    assert_eq!(stdout(&empty), "[]\n");
+    Ok(())
+}

@@ -4,9 +4,11 @@ use pipeline_store::model::{NewPipeline, NewStage, Pipeline, PipelineId, StageTy
 use pipeline_store::repo::pipelines::{self, ListQuery, PipelineSummary};
 use pipeline_store::rusqlite::Connection;
 
-use crate::output::emit;
+use std::io::Write as _;
+
 use crate::output::json::{DoneJson, PipelineJson, SummaryJson};
-use crate::output::text::{show_text, table};
+use crate::output::text::{Columns, show_text};
+use crate::output::{emit, written};
 use crate::{Cli, Failure, Outcome, PipelineCommand, open_read, open_write};
 
 pub(crate) fn find(conn: &Connection, key: &str) -> Result<Pipeline, Failure> {
@@ -111,31 +113,91 @@ pub(crate) fn list_pipelines(
     if let Some(tag) = tag {
         query = query.tag(tag.clone());
     }
-    let mut all_pages = Vec::new();
-    loop {
-        let page = pipelines::list(&conn, &query)?;
-        let Some(last) = page.last() else { break };
-        query = query.after(last.name.clone());
-        all_pages.extend(page);
-    }
-    let json: Vec<SummaryJson> = all_pages.iter().map(SummaryJson::from).collect();
-    emit(cli, &json, |_| summaries_text(&all_pages))
+    // One read transaction: both passes of the text table, and every page, see one snapshot.
+    let sqlite = |e| Failure::from(pipeline_store::Error::from(e));
+    conn.execute_batch("BEGIN").map_err(sqlite)?;
+    let listed = if cli.json {
+        list_json(&conn, query)
+    } else {
+        list_text(&conn, query)
+    };
+    let ended = conn.execute_batch("COMMIT");
+    listed?;
+    ended.map_err(sqlite)
 }
 
-fn summaries_text(all_pages: &[PipelineSummary]) -> String {
-    let rows: Vec<Vec<String>> = all_pages
-        .iter()
-        .map(|s| {
-            vec![
-                s.name.clone(),
-                s.stage_count.to_string(),
-                if s.archived { "archived" } else { "active" }.to_owned(),
-                s.updated_at.to_string(),
-                s.id.to_string(),
-            ]
-        })
-        .collect();
-    table(&["NAME", "STAGES", "STATUS", "UPDATED", "ID"], &rows)
+/// Summaries read this many at a time: memory stays flat however many pipelines are listed.
+const LIST_PAGE: u32 = 500;
+
+/// Calls `f` on every summary `query` selects, one page at a time.
+fn each_summary(
+    conn: &Connection,
+    mut query: ListQuery,
+    mut f: impl FnMut(&PipelineSummary) -> Outcome,
+) -> Outcome {
+    query = query.limit(LIST_PAGE);
+    loop {
+        let page = pipelines::list(conn, &query)?;
+        let Some(last) = page.last() else {
+            return Ok(());
+        };
+        query = query.after(last.name.clone());
+        for summary in &page {
+            f(summary)?;
+        }
+    }
+}
+
+/// The JSON array, written element by element as `serde_json`'s pretty printer writes a whole
+/// array (the same bytes as before listing streamed).
+fn list_json(conn: &Connection, query: ListQuery) -> Outcome {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut first = true;
+    each_summary(conn, query, |summary| {
+        let element = serde_json::to_string_pretty(&SummaryJson::from(summary))
+            .map_err(|e| Failure::Database(format!("cannot encode JSON: {e}")))?;
+        let mut text = String::from(if first { "[\n" } else { ",\n" });
+        first = false;
+        for (i, line) in element.lines().enumerate() {
+            if i > 0 {
+                text.push('\n');
+            }
+            text.push_str("  ");
+            text.push_str(line);
+        }
+        written(out.write_all(text.as_bytes()))
+    })?;
+    let end = if first { "[]\n" } else { "\n]\n" };
+    written(out.write_all(end.as_bytes()).and_then(|()| out.flush()))
+}
+
+/// The table, in two passes over the pages: the first measures the columns, the second writes
+/// the rows.
+fn list_text(conn: &Connection, query: ListQuery) -> Outcome {
+    let mut columns = Columns::new(&SUMMARY_HEADERS);
+    each_summary(conn, query.clone(), |summary| {
+        columns.measure(&summary_cells(summary));
+        Ok(())
+    })?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    written(out.write_all(columns.line(&SUMMARY_HEADERS).as_bytes()))?;
+    each_summary(conn, query, |summary| {
+        let cells = summary_cells(summary);
+        written(out.write_all(columns.line(&cells).as_bytes()))
+    })?;
+    written(out.flush())
+}
+
+const SUMMARY_HEADERS: [&str; 5] = ["NAME", "STAGES", "STATUS", "UPDATED", "ID"];
+
+fn summary_cells(s: &PipelineSummary) -> [String; 5] {
+    [
+        s.name.clone(),
+        s.stage_count.to_string(),
+        if s.archived { "archived" } else { "active" }.to_owned(),
+        s.updated_at.to_string(),
+        s.id.to_string(),
+    ]
 }
 
 pub(crate) fn pipeline(cli: &Cli, command: &PipelineCommand) -> Outcome {

@@ -253,30 +253,50 @@ pub(crate) fn indent(text: &str) -> String {
 
 /// An aligned table: a header row and rows of cells, columns padded to their widest cell.
 pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    let mut columns = Columns::new(headers);
     for row in rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
+        columns.measure(row);
     }
-    let mut text = String::new();
-    let mut line = |cells: &mut dyn Iterator<Item = &str>| {
-        let mut out = String::new();
-        for (i, (cell, width)) in cells.zip(&widths).enumerate() {
-            if i + 1 == widths.len() {
-                out.push_str(cell);
-            } else {
-                let _ = write!(out, "{cell:<width$}  ");
-            }
-        }
-        text.push_str(out.trim_end());
-        text.push('\n');
-    };
-    line(&mut headers.iter().copied());
+    let mut text = columns.line(headers);
     for row in rows {
-        line(&mut row.iter().map(String::as_str));
+        text.push_str(&columns.line(row));
     }
     text
+}
+
+/// The widths of a table's columns, measured row by row, so that a table too large to hold can
+/// be measured in one pass and written in another.
+pub(crate) struct Columns {
+    widths: Vec<usize>,
+}
+
+impl Columns {
+    pub(crate) fn new(headers: &[impl AsRef<str>]) -> Self {
+        Self {
+            widths: headers.iter().map(|h| h.as_ref().chars().count()).collect(),
+        }
+    }
+
+    pub(crate) fn measure(&mut self, row: &[impl AsRef<str>]) {
+        for (width, cell) in self.widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.as_ref().chars().count());
+        }
+    }
+
+    /// One line: every cell but the last padded to its column, two spaces between.
+    pub(crate) fn line(&self, cells: &[impl AsRef<str>]) -> String {
+        let mut out = String::new();
+        for (i, (cell, width)) in cells.iter().zip(&self.widths).enumerate() {
+            if i + 1 == self.widths.len() {
+                out.push_str(cell.as_ref());
+            } else {
+                let _ = write!(out, "{:<width$}  ", cell.as_ref());
+            }
+        }
+        let mut line = out.trim_end().to_owned();
+        line.push('\n');
+        line
+    }
 }
 
 // JSON shapes: stable and documented in the README. Timestamps are RFC 3339 UTC text.
