@@ -552,12 +552,12 @@ fn migrate_revert_baseline_repair_and_validate() -> TestResult {
     run(&db, &["init"]);
     let reverted = json(&run(&db, &["migrate", "revert", "--json"]));
     assert_eq!(
-        reverted["reverted"][0]["version"], 20_251_125_000_000_i64,
+        reverted["reverted"][0]["version"], 20_261_125_000_000_i64,
         "the last one, which has a down script"
     );
     let info = json(&run(&db, &["migrate", "info", "--json"]));
-    assert_eq!(info[3]["state"], "pending");
-    assert_eq!(info[2]["state"], "applied");
+    assert_eq!(info[4]["state"], "pending");
+    assert_eq!(info[3]["state"], "applied");
     let refused = run(&db, &["migrate", "revert", "--to", "0"]);
     assert_eq!(code(&refused), Some(4));
     assert!(

@@ -605,7 +605,7 @@ fn an_upgrade_backs_up_the_database_first() -> TestResult {
         .into_owned();
     assert_eq!(
         name,
-        "pipelines.db.before-20250204120000-to-20251125000000.db"
+        "pipelines.db.before-20250204120000-to-20261125000000.db"
     );
     let copy = raw(&backup)?;
     let copied_versions: Vec<i64> = copy

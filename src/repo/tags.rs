@@ -24,7 +24,11 @@ use super::{Source, check_name, pipeline_not_found, read, write};
 use crate::error::{Error, Result};
 use crate::model::{PipelineId, Timestamp};
 
-const INSERT: &str = "INSERT INTO pipeline_tags (pipeline_id, tag, created_at) VALUES (?1, ?2, ?3) \
+/// With the copies of the pipeline's name and archived flag that tagged pages are read by (a
+/// missing pipeline inserts nothing; callers check it first).
+const INSERT: &str = "INSERT INTO pipeline_tags \
+     (pipeline_id, tag, created_at, pipeline_name, pipeline_archived) \
+     SELECT id, ?2, ?3, name, archived FROM pipelines WHERE id = ?1 \
      ON CONFLICT (pipeline_id, tag) DO NOTHING";
 const DELETE: &str = "DELETE FROM pipeline_tags WHERE pipeline_id = ?1 AND tag = ?2";
 const OF_PIPELINE: &str = "SELECT tag FROM pipeline_tags WHERE pipeline_id = ?1";

@@ -10,17 +10,14 @@ use crate::repo::{Source, read};
 const COUNT_ALL: &str = "SELECT count(*) FROM pipelines";
 const COUNT_ACTIVE: &str = "SELECT count(*) FROM pipelines WHERE archived = false";
 /// A page query: `?1` the name to start after, `?2` the tag when filtering by one. Each status
-/// gets its own statement so SQLite can use the partial index on active names. Untagged pages
-/// come in index order without a sort, and the caller stops reading after the page's limit: a
-/// bound `LIMIT ?` made SQLite do about a third more work per page than stopping early.
-///
-/// A tagged page is read one of two ways, chosen by how common the tag is (see
-/// [`walk_names`]): a rare tag's pipelines are read through the tag index and sorted by name
-/// (`*_TAGGED`: the cost grows with the tag's pipelines), a common tag's by walking the names in
-/// order and keeping those that carry it (`*_TAGGED_WALK`: the cost grows with how many names
-/// are passed over to fill the page, about the page size times pipelines per tagged one).
+/// gets its own statement so SQLite can use the partial index on active names. Pages come in
+/// index order without a sort, and the caller stops reading after the page's limit: a bound
+/// `LIMIT ?` made SQLite do about a third more work per page than stopping early. A tagged page
+/// reads the tag's rows the same way, from an index that holds their pipelines' names (see the
+/// `tag_pages_in_name_order` migration), so its cost does not depend on how many pipelines
+/// there are or how many carry the tag.
 macro_rules! page {
-    ($filter:expr) => {
+    ($filter:literal) => {
         concat!(
             "SELECT id, name, archived, created_at, updated_at, \
              (SELECT count(*) FROM pipeline_stages WHERE pipeline_stages.pipeline_id = pipelines.id) \
@@ -33,61 +30,23 @@ macro_rules! page {
 const PAGE_ACTIVE: &str = page!("archived = false");
 const PAGE_ARCHIVED: &str = page!("archived = true");
 const PAGE_ALL: &str = page!("archived IN (false, true)");
-const PAGE_ACTIVE_TAGGED: &str =
-    page!("archived = false AND id IN (SELECT pipeline_id FROM pipeline_tags WHERE tag = ?2)");
-const PAGE_ARCHIVED_TAGGED: &str =
-    page!("archived = true AND id IN (SELECT pipeline_id FROM pipeline_tags WHERE tag = ?2)");
-const PAGE_ALL_TAGGED: &str = page!(
-    "archived IN (false, true) AND id IN (SELECT pipeline_id FROM pipeline_tags WHERE tag = ?2)"
-);
-/// A correlated `EXISTS` is checked row by row as the names are walked: SQLite never turns it
-/// into a loop over the tag index, which `IN` lets it do.
-macro_rules! walk {
-    ($status:literal) => {
-        page!(concat!(
-            $status,
-            " AND EXISTS (SELECT 1 FROM pipeline_tags \
-             WHERE pipeline_tags.pipeline_id = pipelines.id AND tag = ?2)"
-        ))
+/// A tagged page: the tag's rows in name order from an index on (tag[, archived], name), each
+/// joined to its pipeline; `CROSS JOIN` keeps the tag rows the outer loop.
+macro_rules! tagged_page {
+    ($filter:literal) => {
+        concat!(
+            "SELECT p.id, p.name, p.archived, p.created_at, p.updated_at, \
+             (SELECT count(*) FROM pipeline_stages WHERE pipeline_stages.pipeline_id = p.id) \
+             FROM pipeline_tags t CROSS JOIN pipelines p ON p.id = t.pipeline_id \
+             WHERE t.tag = ?2",
+            $filter,
+            " AND t.pipeline_name > ?1 ORDER BY t.pipeline_name"
+        )
     };
 }
-const PAGE_ACTIVE_TAGGED_WALK: &str = walk!("archived = false");
-const PAGE_ARCHIVED_TAGGED_WALK: &str = walk!("archived = true");
-const PAGE_ALL_TAGGED_WALK: &str = walk!("archived IN (false, true)");
-/// How many pipelines carry a tag, counted up to `?2`.
-const TAGGED_UP_TO: &str =
-    "SELECT count(*) FROM (SELECT 1 FROM pipeline_tags WHERE tag = ?1 LIMIT ?2)";
-/// About how many pipelines there are: the largest rowid (one step down the table's b-tree;
-/// deletions make it an overestimate, which only moves the choice below a little).
-const PIPELINES_ESTIMATE: &str = "SELECT coalesce(max(rowid), 0) FROM pipelines";
-
-/// Whether a page of `tag` is read by walking the names rather than through the tag index.
-///
-/// Through the tag index a page costs about one row per pipeline with the tag (all are read and
-/// sorted); walking the names costs about `page × pipelines / tagged` rows, each with a lookup.
-/// Measured on this schema, a walked row costs about a third of a read-and-sorted one, so the
-/// two meet near `tagged = 4 × √pipelines` (about 1,300 of 100,000): below that the tag index
-/// is cheaper. Counting stops at that bound, so the choice itself costs at most that many index
-/// entries, and usually far fewer.
-fn walk_names(conn: &Connection, tag: &str) -> Result<bool> {
-    let pipelines: i64 = conn
-        .prepare_cached(PIPELINES_ESTIMATE)?
-        .query_row([], |r| r.get(0))?;
-    #[expect(
-        clippy::cast_possible_truncation,
-        clippy::cast_precision_loss,
-        reason = "an estimate: 4 × √n of a row count fits any integer type"
-    )]
-    let bound = (4.0 * (pipelines.max(0) as f64).sqrt()).ceil() as i64;
-    let bound = bound.max(WALK_AT_LEAST);
-    let tagged: i64 = conn
-        .prepare_cached(TAGGED_UP_TO)?
-        .query_row(params![tag, bound], |r| r.get(0))?;
-    Ok(tagged >= bound)
-}
-
-/// Below this many tagged pipelines a tag is always read through the tag index.
-const WALK_AT_LEAST: i64 = 32;
+const PAGE_ACTIVE_TAGGED: &str = tagged_page!(" AND t.pipeline_archived = false");
+const PAGE_ARCHIVED_TAGGED: &str = tagged_page!(" AND t.pipeline_archived = true");
+const PAGE_ALL_TAGGED: &str = tagged_page!("");
 
 /// Which pipelines a list or count covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -109,20 +68,13 @@ impl ListQuery {
         mut f: impl FnMut(&Row<'_>) -> Result<()>,
     ) -> Result<()> {
         let after = self.after.as_deref().unwrap_or("");
-        let walk = match &self.tag {
-            Some(tag) => Some(walk_names(conn, tag)?),
-            None => None,
-        };
-        let sql = match (self.status, walk) {
-            (Status::Active, None) => PAGE_ACTIVE,
-            (Status::Archived, None) => PAGE_ARCHIVED,
-            (Status::All, None) => PAGE_ALL,
-            (Status::Active, Some(false)) => PAGE_ACTIVE_TAGGED,
-            (Status::Archived, Some(false)) => PAGE_ARCHIVED_TAGGED,
-            (Status::All, Some(false)) => PAGE_ALL_TAGGED,
-            (Status::Active, Some(true)) => PAGE_ACTIVE_TAGGED_WALK,
-            (Status::Archived, Some(true)) => PAGE_ARCHIVED_TAGGED_WALK,
-            (Status::All, Some(true)) => PAGE_ALL_TAGGED_WALK,
+        let sql = match (self.status, self.tag.is_some()) {
+            (Status::Active, false) => PAGE_ACTIVE,
+            (Status::Archived, false) => PAGE_ARCHIVED,
+            (Status::All, false) => PAGE_ALL,
+            (Status::Active, true) => PAGE_ACTIVE_TAGGED,
+            (Status::Archived, true) => PAGE_ARCHIVED_TAGGED,
+            (Status::All, true) => PAGE_ALL_TAGGED,
         };
         let mut statement = conn.prepare_cached(sql)?;
         let mut rows = match &self.tag {
@@ -300,12 +252,4 @@ pub(crate) const STATEMENTS: &[(&str, &str)] = &[
     ("pipelines page active tagged", PAGE_ACTIVE_TAGGED),
     ("pipelines page archived tagged", PAGE_ARCHIVED_TAGGED),
     ("pipelines page all tagged", PAGE_ALL_TAGGED),
-    ("pipelines page active tagged walk", PAGE_ACTIVE_TAGGED_WALK),
-    (
-        "pipelines page archived tagged walk",
-        PAGE_ARCHIVED_TAGGED_WALK,
-    ),
-    ("pipelines page all tagged walk", PAGE_ALL_TAGGED_WALK),
-    ("pipelines tagged up to", TAGGED_UP_TO),
-    ("pipelines estimate", PIPELINES_ESTIMATE),
 ];
