@@ -6,7 +6,11 @@
 //! valgrind --tool=callgrind target/release/examples/instructions warm200 100  # 200 extra migrations
 //! valgrind --tool=callgrind target/release/examples/instructions cold 30      # 30 fresh databases
 //! valgrind --tool=callgrind target/release/examples/instructions repo 500     # create, load, list
+//! valgrind --tool=callgrind target/release/examples/instructions lookup 1000 big.db  # find_by_name
 //! ```
+//!
+//! `lookup` reads pipelines by name from a database made by `examples/fill.rs` (whose size it
+//! takes from the file), a different one each time, as the `scale` bench does.
 //!
 //! `raw-warm`, `raw-warm200` and `raw-cold` do the same work with hand-written rusqlite (the
 //! benches' baseline: same flags and pragmas), so the two can be compared instruction for
@@ -130,6 +134,13 @@ fn main() {
             }
         }
         "repo" => repo(&url, n),
+        "lookup" => {
+            let Some(path) = args.get(3) else {
+                eprintln!("usage: instructions lookup COUNT DATABASE");
+                std::process::exit(2);
+            };
+            lookup(path, n);
+        }
         other => {
             eprintln!("unknown workload {other}: [raw-]warm, [raw-]warm200, [raw-]cold or repo");
             std::process::exit(2);
@@ -171,5 +182,20 @@ fn repo(url: &str, n: usize) {
                 .unwrap()
                 .is_empty()
         );
+    }
+}
+
+/// `n` lookups by name in a database made by `examples/fill.rs`, striding through it.
+fn lookup(path: &str, n: usize) {
+    use pipeline_store::repo::pipelines;
+    let conn = OpenOptions::new().read_only(true).open(path).unwrap();
+    let total = usize::try_from(pipelines::count(&conn, pipelines::Status::All).unwrap()).unwrap();
+    for k in 0..n {
+        let mut i = (k * 7919 + 13) % total;
+        if i % 100 == 50 {
+            i += 1;
+        }
+        let name = format!("pipeline-{i:06}");
+        assert!(pipelines::find_by_name(&conn, &name).unwrap().is_some());
     }
 }
