@@ -137,6 +137,32 @@ fn one_difference(change: &str) -> TestResult<Difference> {
     Ok(drift.into_iter().next().ok_or("one")?)
 }
 
+/// The trigger of `tag_pages_in_name_order`, which a rebuild of either table creates again.
+macro_rules! copy_trigger {
+    () => {
+        "CREATE TRIGGER pipelines_copy_to_tags AFTER UPDATE OF name, archived ON pipelines
+         WHEN NEW.name IS NOT OLD.name OR NEW.archived IS NOT OLD.archived
+         BEGIN UPDATE pipeline_tags SET pipeline_name = NEW.name, pipeline_archived = NEW.archived
+               WHERE pipeline_id = NEW.id; END;"
+    };
+}
+
+/// The end of a rebuild of `pipeline_tags` into `tags_new`: copy, swap, indexes, trigger.
+macro_rules! tags_rebuild_tail {
+    () => {
+        concat!(
+            "INSERT INTO tags_new SELECT * FROM pipeline_tags;
+             DROP TABLE pipeline_tags;
+             ALTER TABLE tags_new RENAME TO pipeline_tags;
+             CREATE INDEX idx_pipeline_tags_tag ON pipeline_tags(tag);
+             CREATE INDEX idx_pipeline_tags_tag_status_name
+                 ON pipeline_tags(tag, pipeline_archived, pipeline_name);
+             CREATE INDEX idx_pipeline_tags_tag_name ON pipeline_tags(tag, pipeline_name);",
+            copy_trigger!()
+        )
+    };
+}
+
 #[test]
 fn each_kind_of_difference_is_reported_once_with_its_object_and_property() -> TestResult {
     let cases: &[(&str, ObjectKind, &str, &str)] = &[
@@ -162,7 +188,7 @@ fn each_kind_of_difference_is_reported_once_with_its_object_and_property() -> Te
         ),
         ("ALTER TABLE pipelines ADD COLUMN owner TEXT;", ObjectKind::Column, "pipelines.owner", "unexpected"),
         (
-            "PRAGMA foreign_keys = OFF;
+            concat!("PRAGMA foreign_keys = OFF;
              CREATE TABLE p_new (id TEXT PRIMARY KEY, name TEXT NOT NULL, archived BOOLEAN NOT NULL DEFAULT false,
                                  created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
              INSERT INTO p_new SELECT * FROM pipelines;
@@ -170,10 +196,8 @@ fn each_kind_of_difference_is_reported_once_with_its_object_and_property() -> Te
              ALTER TABLE p_new RENAME TO pipelines;
              CREATE INDEX idx_pipelines_name ON pipelines(name) WHERE archived = false;
              CREATE INDEX idx_pipelines_archived_name ON pipelines(name) WHERE archived = true;
-             CREATE TRIGGER pipelines_copy_to_tags AFTER UPDATE OF name, archived ON pipelines
-             WHEN NEW.name IS NOT OLD.name OR NEW.archived IS NOT OLD.archived
-             BEGIN UPDATE pipeline_tags SET pipeline_name = NEW.name, pipeline_archived = NEW.archived
-                   WHERE pipeline_id = NEW.id; END;",
+             ",
+            copy_trigger!()),
             ObjectKind::Unique,
             "pipelines(name)",
             "missing",
@@ -187,44 +211,26 @@ fn each_kind_of_difference_is_reported_once_with_its_object_and_property() -> Te
         ),
         ("CREATE VIEW active AS SELECT * FROM pipelines WHERE archived = 0;", ObjectKind::View, "active", "unexpected"),
         (
-            "PRAGMA foreign_keys = OFF;
+            concat!("PRAGMA foreign_keys = OFF;
              DROP TRIGGER pipelines_copy_to_tags;
              CREATE TABLE tags_new (pipeline_id TEXT NOT NULL, tag TEXT NOT NULL, created_at TEXT NOT NULL,
                                     pipeline_name TEXT NOT NULL DEFAULT '',
                                     pipeline_archived BOOLEAN NOT NULL DEFAULT FALSE,
-                                    PRIMARY KEY (pipeline_id, tag));
-             INSERT INTO tags_new SELECT * FROM pipeline_tags;
-             DROP TABLE pipeline_tags;
-             ALTER TABLE tags_new RENAME TO pipeline_tags;
-             CREATE INDEX idx_pipeline_tags_tag ON pipeline_tags(tag);
-             CREATE INDEX idx_pipeline_tags_tag_status_name ON pipeline_tags(tag, pipeline_archived, pipeline_name);
-             CREATE INDEX idx_pipeline_tags_tag_name ON pipeline_tags(tag, pipeline_name);
-             CREATE TRIGGER pipelines_copy_to_tags AFTER UPDATE OF name, archived ON pipelines
-             WHEN NEW.name IS NOT OLD.name OR NEW.archived IS NOT OLD.archived
-             BEGIN UPDATE pipeline_tags SET pipeline_name = NEW.name, pipeline_archived = NEW.archived
-                   WHERE pipeline_id = NEW.id; END;",
+                                    PRIMARY KEY (pipeline_id, tag));",
+            tags_rebuild_tail!()),
             ObjectKind::ForeignKey,
             "pipeline_tags: (pipeline_id) -> pipelines(id) ON UPDATE NO ACTION ON DELETE CASCADE",
             "missing",
         ),
         (
-            "PRAGMA foreign_keys = OFF;
+            concat!("PRAGMA foreign_keys = OFF;
              DROP TRIGGER pipelines_copy_to_tags;
              CREATE TABLE tags_new (pipeline_id TEXT NOT NULL REFERENCES pipelines(id) ON DELETE CASCADE,
                                     tag TEXT, created_at TEXT NOT NULL,
                                     pipeline_name TEXT NOT NULL DEFAULT '',
                                     pipeline_archived BOOLEAN NOT NULL DEFAULT FALSE,
-                                    PRIMARY KEY (pipeline_id, tag));
-             INSERT INTO tags_new SELECT * FROM pipeline_tags;
-             DROP TABLE pipeline_tags;
-             ALTER TABLE tags_new RENAME TO pipeline_tags;
-             CREATE INDEX idx_pipeline_tags_tag ON pipeline_tags(tag);
-             CREATE INDEX idx_pipeline_tags_tag_status_name ON pipeline_tags(tag, pipeline_archived, pipeline_name);
-             CREATE INDEX idx_pipeline_tags_tag_name ON pipeline_tags(tag, pipeline_name);
-             CREATE TRIGGER pipelines_copy_to_tags AFTER UPDATE OF name, archived ON pipelines
-             WHEN NEW.name IS NOT OLD.name OR NEW.archived IS NOT OLD.archived
-             BEGIN UPDATE pipeline_tags SET pipeline_name = NEW.name, pipeline_archived = NEW.archived
-                   WHERE pipeline_id = NEW.id; END;",
+                                    PRIMARY KEY (pipeline_id, tag));",
+            tags_rebuild_tail!()),
             ObjectKind::Column,
             "pipeline_tags.tag",
             "not null",

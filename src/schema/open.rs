@@ -71,23 +71,20 @@ impl Synchronous {
     /// `journal_size_limit` (after a checkpoint the write-ahead log is cut back to it, and on
     /// the last close to nothing). One batch of constant text: no statement is built at run time.
     fn pragmas(self) -> &'static str {
+        macro_rules! pragmas {
+            ($level:literal) => {
+                concat!(
+                    "PRAGMA foreign_keys = ON; PRAGMA synchronous = ",
+                    $level,
+                    "; PRAGMA journal_size_limit = 67108864;"
+                )
+            };
+        }
         match self {
-            Self::Off => {
-                "PRAGMA foreign_keys = ON; PRAGMA synchronous = OFF; \
-                 PRAGMA journal_size_limit = 67108864;"
-            }
-            Self::Normal => {
-                "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
-                 PRAGMA journal_size_limit = 67108864;"
-            }
-            Self::Full => {
-                "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; \
-                 PRAGMA journal_size_limit = 67108864;"
-            }
-            Self::Extra => {
-                "PRAGMA foreign_keys = ON; PRAGMA synchronous = EXTRA; \
-                 PRAGMA journal_size_limit = 67108864;"
-            }
+            Self::Off => pragmas!("OFF"),
+            Self::Normal => pragmas!("NORMAL"),
+            Self::Full => pragmas!("FULL"),
+            Self::Extra => pragmas!("EXTRA"),
         }
     }
 }
