@@ -184,9 +184,11 @@ fn a_backup_finishes_while_another_process_commits_continuously() -> TestResult 
         "backup of {} MiB: alone {solo:?}, while another process commits {loaded:?}",
         std::fs::metadata(&db.path)?.len() >> 20
     );
-    // Twice the time alone, and a little room for a 2-core machine's scheduler.
+    // A copy that restarts on commits takes as long as the writer writes (it finishes only
+    // when the writer stops); one that does not, a few times the time alone at most, however
+    // busy the other tests keep the machine's two cores.
     assert!(
-        loaded <= solo * 2 + Duration::from_millis(50),
+        loaded <= solo * 4 + Duration::from_millis(200),
         "alone {solo:?}, under load {loaded:?}"
     );
 
