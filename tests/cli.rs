@@ -1428,3 +1428,43 @@ fn a_list_longer_than_a_page_comes_whole_in_order_aligned_and_as_pretty_json() -
     assert_eq!(stdout(&empty), "[]\n");
     Ok(())
 }
+
+#[test]
+fn a_listing_whose_reader_goes_away_stops_quietly() -> TestResult {
+    use pipeline_store::model::NewPipeline;
+    use pipeline_store::repo::pipelines;
+    use std::io::BufRead as _;
+    let db = TempDb::new()?;
+    {
+        let conn = pipeline_store::initialize_database(&db.url())?;
+        conn.execute_batch("BEGIN")?;
+        // More than a pipe holds, so the command is still writing when the reader leaves.
+        for i in 0..3000 {
+            pipelines::create(&conn, &NewPipeline::new(format!("p-{i:05}")))?;
+        }
+        conn.execute_batch("COMMIT")?;
+    }
+    for json in [false, true] {
+        let url = db.url();
+        let mut args = vec!["--db", url.as_str(), "pipeline", "list"];
+        if json {
+            args.insert(0, "--json");
+        }
+        let mut child = Command::new(BIN)
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()?;
+        let mut first = String::new();
+        std::io::BufReader::new(child.stdout.take().ok_or("stdout")?).read_line(&mut first)?;
+        assert!(
+            first.starts_with(if json { "[" } else { "NAME" }),
+            "{first}"
+        );
+        // The reader is dropped here: the pipe closes.
+        let output = child.wait_with_output()?;
+        assert_eq!(output.status.code(), Some(0), "json={json}");
+        assert_eq!(stderr(&output), "", "json={json}: nothing to say");
+    }
+    Ok(())
+}

@@ -4,7 +4,8 @@ use pipeline_store::model::{NewPipeline, NewStage, Pipeline, PipelineId, StageTy
 use pipeline_store::repo::pipelines::{self, ListQuery, PipelineSummary};
 use pipeline_store::rusqlite::Connection;
 
-use std::io::Write as _;
+use std::io::Write;
+use std::ops::ControlFlow;
 
 use crate::output::json::{DoneJson, PipelineJson, SummaryJson};
 use crate::output::text::{Columns, show_text};
@@ -129,22 +130,33 @@ pub(crate) fn list_pipelines(
 /// Summaries read this many at a time: memory stays flat however many pipelines are listed.
 const LIST_PAGE: u32 = 500;
 
-/// Calls `f` on every summary `query` selects, one page at a time.
+/// Calls `f` on every summary `query` selects, one page at a time, until `f` says stop.
 fn each_summary(
     conn: &Connection,
     mut query: ListQuery,
-    mut f: impl FnMut(&PipelineSummary) -> Outcome,
-) -> Outcome {
+    mut f: impl FnMut(&PipelineSummary) -> Result<ControlFlow<()>, Failure>,
+) -> Result<ControlFlow<()>, Failure> {
     query = query.limit(LIST_PAGE);
     loop {
         let page = pipelines::list(conn, &query)?;
         let Some(last) = page.last() else {
-            return Ok(());
+            return Ok(ControlFlow::Continue(()));
         };
         query = query.after(last.name.clone());
         for summary in &page {
-            f(summary)?;
+            if f(summary)?.is_break() {
+                return Ok(ControlFlow::Break(()));
+            }
         }
+    }
+}
+
+/// Writes `bytes`; a reader that went away (`| head`) means stop, quietly.
+fn send(out: &mut impl Write, bytes: &[u8]) -> Result<ControlFlow<()>, Failure> {
+    match out.write_all(bytes) {
+        Ok(()) => Ok(ControlFlow::Continue(())),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ControlFlow::Break(())),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -153,7 +165,7 @@ fn each_summary(
 fn list_json(conn: &Connection, query: ListQuery) -> Outcome {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut first = true;
-    each_summary(conn, query, |summary| {
+    let flow = each_summary(conn, query, |summary| {
         let element = serde_json::to_string_pretty(&SummaryJson::from(summary))
             .map_err(|e| Failure::Database(format!("cannot encode JSON: {e}")))?;
         let mut text = String::from(if first { "[\n" } else { ",\n" });
@@ -165,8 +177,11 @@ fn list_json(conn: &Connection, query: ListQuery) -> Outcome {
             text.push_str("  ");
             text.push_str(line);
         }
-        written(out.write_all(text.as_bytes()))
+        send(&mut out, text.as_bytes())
     })?;
+    if flow.is_break() {
+        return Ok(());
+    }
     let end = if first { "[]\n" } else { "\n]\n" };
     written(out.write_all(end.as_bytes()).and_then(|()| out.flush()))
 }
@@ -175,16 +190,21 @@ fn list_json(conn: &Connection, query: ListQuery) -> Outcome {
 /// the rows.
 fn list_text(conn: &Connection, query: ListQuery) -> Outcome {
     let mut columns = Columns::new(&SUMMARY_HEADERS);
-    each_summary(conn, query.clone(), |summary| {
+    let measured = each_summary(conn, query.clone(), |summary| {
         columns.measure(&summary_cells(summary));
-        Ok(())
+        Ok(ControlFlow::Continue(()))
     })?;
+    debug_assert!(measured.is_continue(), "measuring never stops early");
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    written(out.write_all(columns.line(&SUMMARY_HEADERS).as_bytes()))?;
-    each_summary(conn, query, |summary| {
-        let cells = summary_cells(summary);
-        written(out.write_all(columns.line(&cells).as_bytes()))
+    if send(&mut out, columns.line(&SUMMARY_HEADERS).as_bytes())?.is_break() {
+        return Ok(());
+    }
+    let flow = each_summary(conn, query, |summary| {
+        send(&mut out, columns.line(&summary_cells(summary)).as_bytes())
     })?;
+    if flow.is_break() {
+        return Ok(());
+    }
     written(out.flush())
 }
 
