@@ -10,7 +10,8 @@
 //! ```
 //!
 //! `lookup` reads pipelines by name from a database made by `examples/fill.rs` (whose size it
-//! takes from the file), a different one each time, as the `scale` bench does.
+//! takes from the file), a different one each time, as the `scale` bench does; `delete` deletes
+//! them instead, each in a transaction that is rolled back (the file is left as it was).
 //!
 //! `raw-warm`, `raw-warm200` and `raw-cold` do the same work with hand-written rusqlite (the
 //! benches' baseline: same flags and pragmas), so the two can be compared instruction for
@@ -134,12 +135,12 @@ fn main() {
             }
         }
         "repo" => repo(&url, n),
-        "lookup" => {
+        "lookup" | "delete" => {
             let Some(path) = args.get(3) else {
-                eprintln!("usage: instructions lookup COUNT DATABASE");
+                eprintln!("usage: instructions lookup|delete COUNT DATABASE");
                 std::process::exit(2);
             };
-            lookup(path, n);
+            lookup(path, n, mode == "delete");
         }
         other => {
             eprintln!("unknown workload {other}: [raw-]warm, [raw-]warm200, [raw-]cold or repo");
@@ -185,10 +186,11 @@ fn repo(url: &str, n: usize) {
     }
 }
 
-/// `n` lookups by name in a database made by `examples/fill.rs`, striding through it.
-fn lookup(path: &str, n: usize) {
+/// `n` lookups by name (or deletes, rolled back) in a database made by `examples/fill.rs`,
+/// striding through it.
+fn lookup(path: &str, n: usize, delete: bool) {
     use pipeline_store::repo::pipelines;
-    let conn = OpenOptions::new().read_only(true).open(path).unwrap();
+    let conn = OpenOptions::new().read_only(!delete).open(path).unwrap();
     let total = usize::try_from(pipelines::count(&conn, pipelines::Status::All).unwrap()).unwrap();
     for k in 0..n {
         let mut i = (k * 7919 + 13) % total;
@@ -196,6 +198,11 @@ fn lookup(path: &str, n: usize) {
             i += 1;
         }
         let name = format!("pipeline-{i:06}");
-        assert!(pipelines::find_by_name(&conn, &name).unwrap().is_some());
+        let found = pipelines::find_by_name(&conn, &name).unwrap().unwrap();
+        if delete {
+            conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+            pipelines::delete(&conn, &found.id).unwrap();
+            conn.execute_batch("ROLLBACK").unwrap();
+        }
     }
 }
