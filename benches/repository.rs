@@ -11,24 +11,20 @@
 //!
 //! `cargo bench --bench repository`; `scripts/bench-ratios` prints the medians and ratios.
 
+#[path = "support/scale_data.rs"]
+mod scale_data;
+
 use std::collections::{BTreeMap, HashMap};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use pipeline_store::model::{NewPipeline, NewStage, ProcessingMetrics, StageType, Timestamp};
+use pipeline_store::model::{NewPipeline, ProcessingMetrics, Timestamp};
 use pipeline_store::repo::pipelines::{self, ListQuery};
 use pipeline_store::rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-
-const STAGES: [(&str, &str, &str); 4] = [
-    ("input_checksum", "checksum", "sha256"),
-    ("compression", "compression", "brotli"),
-    ("encryption", "encryption", "aes256gcm"),
-    ("output_checksum", "checksum", "sha256"),
-];
 
 fn metrics() -> ProcessingMetrics {
     let mut m = ProcessingMetrics::default();
@@ -47,16 +43,7 @@ fn metrics() -> ProcessingMetrics {
 }
 
 fn aggregate(name: &str) -> NewPipeline {
-    STAGES
-        .iter()
-        .fold(NewPipeline::new(name), |p, (stage, kind, algorithm)| {
-            p.stage(
-                NewStage::new(*stage, StageType::parse(kind), *algorithm)
-                    .parameter("level", "6")
-                    .parameter("buffer", "65536")
-                    .parameter("mode", "strict"),
-            )
-        })
+    scale_data::with_stages(NewPipeline::new(name))
         .config("max_workers", "4")
         .config("buffer_size", "1048576")
         .metrics(metrics())
@@ -76,7 +63,7 @@ fn raw_create(conn: &Connection, name: &str) {
     .unwrap()
     .execute(params![id, name, now])
     .unwrap();
-    for (order, (stage, kind, algorithm)) in (0_i64..).zip(STAGES.iter()) {
+    for (order, (stage, kind, algorithm)) in (0_i64..).zip(scale_data::STAGES.iter()) {
         let stage_id = uuid::Uuid::now_v7().to_string();
         tx.prepare_cached(
             "INSERT INTO pipeline_stages (id, pipeline_id, name, stage_type, algorithm, enabled, stage_order, \

@@ -1,4 +1,5 @@
-//! The data of the `scale` bench, shared with `examples/fill.rs`: pipelines of 4 stages × 3
+//! The data of the `scale` bench, shared with `examples/fill.rs` (and its stages with the
+//! `repository` bench): pipelines of 4 stages × 3
 //! parameters, 2 configuration rows (one unique to the pipeline) and metrics; 1 in 10 tagged
 //! `nightly`, 1 in 100 archived.
 
@@ -23,22 +24,25 @@ pub fn name(i: usize) -> String {
     format!("pipeline-{i:06}")
 }
 
+/// `new` with the four [`STAGES`], each with the same three parameters.
+pub fn with_stages(new: NewPipeline) -> NewPipeline {
+    STAGES.iter().fold(new, |p, (stage, kind, algorithm)| {
+        p.stage(
+            NewStage::new(*stage, StageType::parse(kind), *algorithm)
+                .parameter("level", "6")
+                .parameter("buffer", "65536")
+                .parameter("mode", "strict"),
+        )
+    })
+}
+
 pub fn aggregate(i: usize) -> NewPipeline {
     let mut metrics = ProcessingMetrics::default();
     metrics.bytes_processed = 1 << 20;
     metrics.bytes_total = 1 << 21;
     metrics.processing_duration = Some(Duration::from_millis(1500));
     metrics.input_file_checksum = Some("sha256:in".into());
-    let mut new = STAGES
-        .iter()
-        .fold(NewPipeline::new(name(i)), |p, (stage, kind, algorithm)| {
-            p.stage(
-                NewStage::new(*stage, StageType::parse(kind), *algorithm)
-                    .parameter("level", "6")
-                    .parameter("buffer", "65536")
-                    .parameter("mode", "strict"),
-            )
-        })
+    let mut new = with_stages(NewPipeline::new(name(i)))
         .config("max_workers", "4")
         .config("source", format!("/data/in/{i}"))
         .metrics(metrics);
