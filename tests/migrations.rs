@@ -736,3 +736,39 @@ fn a_failed_no_transaction_migration_gives_the_connection_back_in_autocommit() -
     }
     Ok(())
 }
+
+#[test]
+fn a_history_stored_out_of_version_order_validates_as_it_is() -> TestResult {
+    let db = TempDb::new()?;
+    drop(initialize_database(&db.url())?);
+    {
+        // Another tool rewrote the history, newest first: the table's order is not the versions'.
+        let conn = raw(&db.path)?;
+        conn.execute_batch(
+            "CREATE TABLE kept AS SELECT * FROM _sqlx_migrations;
+             DELETE FROM _sqlx_migrations;
+             INSERT INTO _sqlx_migrations SELECT * FROM kept ORDER BY version DESC;
+             DROP TABLE kept;",
+        )?;
+        let first: i64 = conn.query_row(
+            "SELECT version FROM _sqlx_migrations ORDER BY rowid LIMIT 1",
+            [],
+            |r| r.get(0),
+        )?;
+        let newest = schema::migrator()
+            .migrations()
+            .last()
+            .ok_or("one")?
+            .version();
+        assert_eq!(first, newest, "stored newest first");
+    }
+    let mut conn = initialize_database(&db.url())?;
+    assert!(schema::ensure_schema(&mut conn)?.is_up_to_date());
+    assert!(
+        schema::migrator()
+            .status(&conn)?
+            .iter()
+            .all(|s| s.state == MigrationState::Applied)
+    );
+    Ok(())
+}
