@@ -15,61 +15,17 @@
 //! `cargo bench --bench startup`; `scripts/bench-ratios` prints the medians and ratios.
 
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+#[path = "support/raw.rs"]
+mod raw;
+
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use pipeline_store::migrate::{Migration, Migrator};
-use pipeline_store::rusqlite::{Connection, OpenFlags};
+use pipeline_store::migrate::Migrator;
 use pipeline_store::schema::{self, OpenOptions};
-
-/// The baseline's open: the same flags and pragmas as the library, by hand.
-fn raw_open(path: &Path, create: bool) -> Connection {
-    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    if create {
-        flags |= OpenFlags::SQLITE_OPEN_CREATE;
-    }
-    let conn = Connection::open_with_flags(path, flags).expect("open");
-    conn.busy_timeout(Duration::from_secs(5))
-        .expect("busy timeout");
-    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
-        .expect("pragmas");
-    let mode: String = conn
-        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-        .expect("wal");
-    assert_eq!(mode, "wal");
-    conn
-}
-
-/// The baseline's open with the write-ahead log kept between opens, as the library keeps it.
-fn raw_open_persistent(path: &Path) -> Connection {
-    let conn = raw_open(path, false);
-    let mut on = 1;
-    conn.file_control(
-        Some(pipeline_store::rusqlite::MAIN_DB),
-        pipeline_store::rusqlite::FileControl::PersistWal(&mut on),
-    )
-    .expect("persistent WAL");
-    conn.execute_batch("PRAGMA journal_size_limit = 67108864;")
-        .expect("journal size limit");
-    conn
-}
-
-fn raw_warm(path: &Path, persistent: bool) -> i64 {
-    let conn = if persistent {
-        raw_open_persistent(path)
-    } else {
-        raw_open(path, false)
-    };
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .expect("user_version");
-    let count: i64 = conn
-        .query_row("SELECT count(*) FROM pipelines", [], |r| r.get(0))
-        .expect("count");
-    version + count
-}
+use raw::{all_sql, raw_open, raw_warm, with_extra_migrations};
 
 fn library_warm(url: &str, migrator: &Migrator) -> i64 {
     let (conn, report) = OpenOptions::new()
@@ -78,20 +34,6 @@ fn library_warm(url: &str, migrator: &Migrator) -> i64 {
     assert!(report.is_up_to_date());
     conn.query_row("SELECT count(*) FROM pipelines", [], |r| r.get(0))
         .expect("count")
-}
-
-/// The embedded migrations plus `extra` trivial ones, each creating one small table.
-fn with_extra_migrations(extra: i64) -> Migrator {
-    let mut migrations = schema::migrator().migrations().to_vec();
-    let last = migrations.last().map_or(0, Migration::version);
-    for i in 1..=extra {
-        migrations.push(Migration::new(
-            last + i,
-            format!("create extra {i}"),
-            format!("CREATE TABLE extra_{i} (id INTEGER PRIMARY KEY, value TEXT NOT NULL);"),
-        ));
-    }
-    Migrator::new(migrations).expect("distinct versions")
 }
 
 fn warm(c: &mut Criterion, name: &str, migrator: &Migrator) {
@@ -129,12 +71,7 @@ fn cold(c: &mut Criterion) {
             counter.fetch_add(1, Ordering::Relaxed)
         ))
     };
-    let all_sql: String = schema::migrator()
-        .migrations()
-        .iter()
-        .map(Migration::sql)
-        .collect::<Vec<_>>()
-        .join("\n");
+    let all_sql = all_sql();
 
     let mut group = c.benchmark_group("cold");
     group.bench_function("pipeline-store", |b| {

@@ -19,42 +19,11 @@
 //! settings the library adds. callgrind prints `Collected : N`, the instruction count of the whole run; the
 //! cost of one open is `(N(count) - N(0)) / count`.
 
-use std::path::Path;
-use std::time::Duration;
+#[path = "../benches/support/raw.rs"]
+mod raw;
 
-use pipeline_store::migrate::{Migration, Migrator};
-use pipeline_store::rusqlite::{Connection, OpenFlags};
 use pipeline_store::schema::{self, OpenOptions};
-
-/// The benches' baseline open: the library's flags and pragmas, by hand.
-fn raw_open(path: &Path, create: bool) -> Connection {
-    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    if create {
-        flags |= OpenFlags::SQLITE_OPEN_CREATE;
-    }
-    let conn = Connection::open_with_flags(path, flags).unwrap();
-    conn.busy_timeout(Duration::from_secs(5)).unwrap();
-    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
-        .unwrap();
-    let mode: String = conn
-        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(mode, "wal");
-    conn
-}
-
-fn with_extra(extra: i64) -> Migrator {
-    let mut migrations = schema::migrator().migrations().to_vec();
-    let last = 20_260_000_000_000;
-    for i in 1..=extra {
-        migrations.push(Migration::new(
-            last + i,
-            format!("create extra {i}"),
-            format!("CREATE TABLE extra_{i} (id INTEGER PRIMARY KEY, value TEXT NOT NULL);"),
-        ));
-    }
-    Migrator::new(migrations).unwrap()
-}
+use raw::{all_sql, raw_open, raw_warm, with_extra_migrations};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -62,65 +31,44 @@ fn main() {
         args.get(1),
         args.get(2).and_then(|n| n.parse::<usize>().ok()),
     ) else {
-        eprintln!("usage: instructions [raw-|raw-persistent-]warm[200]|[raw-]cold|repo COUNT");
+        eprintln!(
+            "usage: instructions [raw-|raw-persistent-]warm[200]|[raw-]cold|repo COUNT, \
+             or lookup|delete COUNT DATABASE"
+        );
         std::process::exit(2);
     };
     let mode = mode.as_str();
     let dir = tempfile::tempdir().unwrap();
     let url = dir.path().join("p.db").display().to_string();
     match mode {
-        "warm" | "warm200" => {
-            let m = if mode == "warm" {
-                schema::migrator().clone()
+        "warm"
+        | "warm200"
+        | "raw-warm"
+        | "raw-warm200"
+        | "raw-persistent-warm"
+        | "raw-persistent-warm200" => {
+            let m = if mode.ends_with("200") {
+                with_extra_migrations(200)
             } else {
-                with_extra(200)
-            };
-            OpenOptions::new().open_with_migrator(&url, &m).unwrap();
-            for _ in 0..n {
-                let (conn, _) = OpenOptions::new().open_with_migrator(&url, &m).unwrap();
-                let c: i64 = conn
-                    .query_row("SELECT count(*) FROM pipelines", [], |r| r.get(0))
-                    .unwrap();
-                assert_eq!(c, 0);
-            }
-        }
-        "raw-warm" | "raw-warm200" | "raw-persistent-warm" | "raw-persistent-warm200" => {
-            let m = if mode.ends_with("warm") {
                 schema::migrator().clone()
-            } else {
-                with_extra(200)
             };
             OpenOptions::new().open_with_migrator(&url, &m).unwrap();
             let path = dir.path().join("p.db");
-            let persistent = mode.starts_with("raw-persistent");
+            let raw = mode.starts_with("raw-");
+            let persistent = mode.starts_with("raw-persistent-");
             for _ in 0..n {
-                let conn = raw_open(&path, false);
-                if persistent {
-                    let mut on = 1;
-                    conn.file_control(
-                        Some(pipeline_store::rusqlite::MAIN_DB),
-                        pipeline_store::rusqlite::FileControl::PersistWal(&mut on),
-                    )
-                    .unwrap();
-                    conn.execute_batch("PRAGMA journal_size_limit = 67108864;")
-                        .unwrap();
-                }
-                let v: i64 = conn
-                    .query_row("PRAGMA user_version", [], |r| r.get(0))
-                    .unwrap();
-                let c: i64 = conn
-                    .query_row("SELECT count(*) FROM pipelines", [], |r| r.get(0))
-                    .unwrap();
-                assert_eq!(v + c, 0);
+                let count = if raw {
+                    raw_warm(&path, persistent)
+                } else {
+                    let (conn, _) = OpenOptions::new().open_with_migrator(&url, &m).unwrap();
+                    conn.query_row("SELECT count(*) FROM pipelines", [], |r| r.get(0))
+                        .unwrap()
+                };
+                assert_eq!(count, 0);
             }
         }
         "raw-cold" => {
-            let sql: String = schema::migrator()
-                .migrations()
-                .iter()
-                .map(Migration::sql)
-                .collect::<Vec<_>>()
-                .join("\n");
+            let sql = all_sql();
             for i in 0..n {
                 let mut conn = raw_open(&dir.path().join(format!("c{i}.db")), true);
                 let tx = conn.transaction().unwrap();
@@ -143,7 +91,10 @@ fn main() {
             lookup(path, n, mode == "delete");
         }
         other => {
-            eprintln!("unknown workload {other}: [raw-]warm, [raw-]warm200, [raw-]cold or repo");
+            eprintln!(
+                "unknown workload {other}: [raw-|raw-persistent-]warm[200], [raw-]cold, repo, \
+                 lookup or delete"
+            );
             std::process::exit(2);
         }
     }

@@ -15,7 +15,7 @@ use pipeline_store::rusqlite::functions::FunctionFlags;
 use pipeline_store::schema::{self, OpenOptions};
 use pipeline_store::{Error, initialize_database};
 
-use crate::common::{TempDb, TestResult, raw};
+use crate::common::{TempDb, TestResult, beside, raw};
 use crate::reliability::{ARG, CHILD_LIMIT, KILL_AT, register_checkpoints, spawn, wait_bounded};
 
 /// The roles this module gives child processes.
@@ -416,13 +416,6 @@ fn read_only_directory(dir: &Path) -> TestResult {
     Ok(())
 }
 
-/// `path` with `suffix` appended (`-wal`, `-shm`).
-fn beside(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
-}
-
 #[test]
 fn a_database_on_read_only_media_reads_and_refuses_writes_by_name() -> TestResult {
     // Media written with the files a clean close keeps (an empty -wal and the -shm), and media
@@ -536,11 +529,8 @@ fn a_read_only_database_with_an_unread_log_is_refused_by_name() -> TestResult {
     pipelines::create(&writer, &NewPipeline::new("only-in-the-log"))?;
     // A copy taken while the log holds the commit, without the -shm file.
     std::fs::copy(&source.path, &path)?;
-    let mut wal = source.path.clone().into_os_string();
-    wal.push("-wal");
-    let mut wal_copy = path.clone().into_os_string();
-    wal_copy.push("-wal");
-    std::fs::copy(&wal, &wal_copy)?;
+    let wal_copy = beside(&path, "-wal");
+    std::fs::copy(beside(&source.path, "-wal"), &wal_copy)?;
     assert!(std::fs::metadata(&wal_copy)?.len() > 0);
     read_only_directory(&dir)?;
     let Some(lines) = run_as_unprivileged(&url)? else {
@@ -623,8 +613,7 @@ fn a_backup_removes_what_a_killed_backup_left_and_nothing_else() -> TestResult {
     // What a backup killed midway leaves: its partial file and SQLite's journal beside it.
     let stale = dir.path().join(".nightly.db.999999-123.partial");
     std::fs::write(&stale, b"half a copy")?;
-    let mut journal = stale.clone().into_os_string();
-    journal.push("-journal");
+    let journal = beside(&stale, "-journal");
     std::fs::write(&journal, b"journal")?;
     // A partial file of a backup still running (it holds the lock) and unrelated files stay.
     let running = dir.path().join(".other.db.1-2.partial");

@@ -6,7 +6,7 @@ use pipeline_store::rusqlite::Connection;
 use pipeline_store::schema::{JournalMode, OpenOptions, Synchronous};
 use pipeline_store::{Error, create_database_if_missing, database_exists, initialize_database};
 
-use crate::common::{TempDb, TestResult, raw, snapshot, tables};
+use crate::common::{TempDb, TestResult, beside, raw, snapshot, tables};
 
 fn pragma_i64(conn: &Connection, name: &str) -> TestResult<i64> {
     Ok(conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))?)
@@ -488,22 +488,13 @@ fn a_refused_open_of_a_rollback_journal_database_changes_no_byte() -> TestResult
             "{tamper}: the file changed"
         );
         for suffix in ["-wal", "-shm", "-journal"] {
-            let mut side = db.path.clone().into_os_string();
-            side.push(suffix);
             assert!(
-                !std::path::Path::new(&side).exists(),
+                !beside(&db.path, suffix).exists(),
                 "{tamper}: {suffix} left"
             );
         }
     }
     Ok(())
-}
-
-/// `path` with `suffix` appended (`-wal`, `-shm`).
-fn side(path: &std::path::Path, suffix: &str) -> std::path::PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(suffix);
-    name.into()
 }
 
 fn names(conn: &Connection) -> TestResult<Vec<String>> {
@@ -529,9 +520,9 @@ fn a_clean_close_leaves_the_db_file_complete_with_or_without_kept_log_files() ->
             for i in 0..50 {
                 pipelines::create(&conn, &NewPipeline::new(format!("p-{i:02}")))?;
             }
-            assert!(std::fs::metadata(side(&db.path, "-wal"))?.len() > 0);
+            assert!(std::fs::metadata(beside(&db.path, "-wal"))?.len() > 0);
         }
-        let (wal, shm) = (side(&db.path, "-wal"), side(&db.path, "-shm"));
+        let (wal, shm) = (beside(&db.path, "-wal"), beside(&db.path, "-shm"));
         if persistent {
             assert_eq!(std::fs::metadata(&wal)?.len(), 0, "the log is emptied");
             assert!(shm.is_file(), "the -shm file is kept");

@@ -158,14 +158,6 @@ pub(crate) struct Recorded {
 
 /// The history for planning, by version; `None` when the database has no history table.
 pub(crate) fn read_recorded(conn: &Connection) -> rusqlite::Result<Option<Vec<Recorded>>> {
-    read_recorded_sized(conn, 0)
-}
-
-/// [`read_recorded`], with room for `expected` rows made at once.
-pub(crate) fn read_recorded_sized(
-    conn: &Connection,
-    expected: usize,
-) -> rusqlite::Result<Option<Vec<Recorded>>> {
     // Warm path: the table exists, one statement. Only when preparing fails is the schema
     // asked whether the history exists at all (a database never migrated).
     let mut statement = match conn.prepare_cached(SELECT_RECORDED) {
@@ -175,7 +167,7 @@ pub(crate) fn read_recorded_sized(
         // another connection created the table. Reading sqlite_master reloaded it.
         Err(_) => conn.prepare_cached(SELECT_RECORDED)?,
     };
-    let mut recorded = Vec::with_capacity(expected);
+    let mut recorded = Vec::new();
     let mut rows = statement.query([])?;
     while let Some(row) = rows.next()? {
         recorded.push(Recorded {

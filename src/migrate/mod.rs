@@ -61,7 +61,7 @@ pub use error::MigrateError;
 pub(crate) use foreign_keys::violations as foreign_key_violations;
 pub(crate) use history::{
     CREATE_HISTORY, FORGET_HISTORY, INSERT_HISTORY, Recorded, read_history, read_recorded,
-    read_recorded_sized, recorded_description,
+    recorded_description,
 };
 pub(crate) use lint::findings as lint_findings;
 pub(crate) use migration::{Embedded, EmbeddedDown, Script};

@@ -18,7 +18,7 @@ use super::script::{
 };
 use super::{
     AppliedStep, CREATE_HISTORY, INSERT_HISTORY, Migration, MigrationReport, PendingMigration,
-    Script, read_recorded, read_recorded_sized, recorded_description,
+    Script, read_recorded, recorded_description,
 };
 use crate::error::{MigrateError, Result};
 
@@ -231,7 +231,7 @@ impl Migrator {
     ) -> Result<(Vec<&Migration>, Vec<String>, usize)> {
         let deadline = Instant::now() + wait;
         loop {
-            let recorded = read_recorded_sized(conn, self.migrations.len())?.unwrap_or_default();
+            let recorded = read_recorded(conn)?.unwrap_or_default();
             match self.plan_with_warnings(&recorded, |v| recorded_description(conn, v)) {
                 Ok((pending, warnings)) => return Ok((pending, warnings, recorded.len())),
                 Err(MigrateError::Dirty { version, file }) => {

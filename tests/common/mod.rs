@@ -71,6 +71,13 @@ pub fn snapshot(conn: &Connection) -> TestResult<Vec<String>> {
     Ok(rows)
 }
 
+/// `path` with `suffix` appended: SQLite's `-wal`, `-shm` and `-journal` files beside it.
+pub fn beside(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
 /// Opens a file with plain rusqlite (no pragmas, no migrations), for inspecting or tampering.
 pub fn raw(path: &Path) -> TestResult<Connection> {
     Ok(Connection::open(path)?)
