@@ -7,11 +7,15 @@
 //! valgrind --tool=callgrind target/release/examples/instructions cold 30      # 30 fresh databases
 //! valgrind --tool=callgrind target/release/examples/instructions repo 500     # create, load, list
 //! valgrind --tool=callgrind target/release/examples/instructions lookup 1000 big.db  # find_by_name
+//! valgrind --tool=callgrind target/release/examples/instructions pages 1000 big.db   # pages of 50
+//! valgrind --tool=callgrind target/release/examples/instructions tagged 1000 big.db  # tagged pages
 //! ```
 //!
 //! `lookup` reads pipelines by name from a database made by `examples/fill.rs` (whose size it
 //! takes from the file), a different one each time, as the `scale` bench does; `delete` deletes
-//! them instead, each in a transaction that is rolled back (the file is left as it was).
+//! them instead, each in a transaction that is rolled back (the file is left as it was);
+//! `pages` reads pages of 50 pipelines, each status in turn, starting after a different name
+//! each time, and `tagged` the same pages of pipelines tagged `nightly`.
 //!
 //! `raw-warm`, `raw-warm200` and `raw-cold` do the same work with hand-written rusqlite (the
 //! benches' baseline: same flags and pragmas), so the two can be compared instruction for
@@ -33,7 +37,7 @@ fn main() {
     ) else {
         eprintln!(
             "usage: instructions [raw-|raw-persistent-]warm[200]|[raw-]cold|repo COUNT, \
-             or lookup|delete COUNT DATABASE"
+             or lookup|delete|tagged|pages COUNT DATABASE"
         );
         std::process::exit(2);
     };
@@ -83,17 +87,21 @@ fn main() {
             }
         }
         "repo" => repo(&url, n),
-        "lookup" | "delete" => {
+        "lookup" | "delete" | "tagged" | "pages" => {
             let Some(path) = args.get(3) else {
-                eprintln!("usage: instructions lookup|delete COUNT DATABASE");
+                eprintln!("usage: instructions lookup|delete|tagged|pages COUNT DATABASE");
                 std::process::exit(2);
             };
-            lookup(path, n, mode == "delete");
+            if mode == "tagged" || mode == "pages" {
+                pages(path, n, mode == "tagged");
+            } else {
+                lookup(path, n, mode == "delete");
+            }
         }
         other => {
             eprintln!(
                 "unknown workload {other}: [raw-|raw-persistent-]warm[200], [raw-]cold, repo, \
-                 lookup or delete"
+                 lookup, delete, tagged or pages"
             );
             std::process::exit(2);
         }
@@ -155,5 +163,24 @@ fn lookup(path: &str, n: usize, delete: bool) {
             pipelines::delete(&conn, &found.id).unwrap();
             conn.execute_batch("ROLLBACK").unwrap();
         }
+    }
+}
+
+/// `n` pages of 50 pipelines (with `tagged`, tagged `nightly`) in a database made by
+/// `examples/fill.rs`, cycling through the statuses, each starting after a different name.
+fn pages(path: &str, n: usize, tagged: bool) {
+    use pipeline_store::repo::pipelines::{self, ListQuery};
+    let conn = OpenOptions::new().read_only(true).open(path).unwrap();
+    let total = usize::try_from(pipelines::count(&conn, pipelines::Status::All).unwrap()).unwrap();
+    for k in 0..n {
+        let after = format!("pipeline-{:06}", (k * 7919 + 13) % (total / 2));
+        let query = match k % 3 {
+            0 => ListQuery::active(),
+            1 => ListQuery::archived(),
+            _ => ListQuery::all(),
+        };
+        let query = if tagged { query.tag("nightly") } else { query };
+        let page = pipelines::list(&conn, &query.after(after).limit(50)).unwrap();
+        assert!(!page.is_empty());
     }
 }
