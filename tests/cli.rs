@@ -1468,3 +1468,166 @@ fn a_listing_whose_reader_goes_away_stops_quietly() -> TestResult {
     }
     Ok(())
 }
+
+/// Runs the command, killing it if it has not ended after `limit`: `None` then.
+fn run_within(
+    db: &TempDb,
+    args: &[&str],
+    limit: std::time::Duration,
+) -> TestResult<Option<Output>> {
+    use std::process::Stdio;
+    let url = db.url();
+    let mut child = Command::new(BIN)
+        .arg("--db")
+        .arg(&url)
+        .args(args)
+        .env_remove("PIPELINE_STORE_DB")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let deadline = std::time::Instant::now() + limit;
+    while child.try_wait()?.is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill()?;
+            child.wait()?;
+            return Ok(None);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Ok(Some(child.wait_with_output()?))
+}
+
+#[test]
+fn a_tagged_listing_over_stale_copies_ends_and_check_and_repair_derived_fix_them() -> TestResult {
+    let db = TempDb::new()?;
+    assert_eq!(code(&run(&db, &["init"])), Some(0));
+    for name in ["alpha", "beta", "gamma"] {
+        let created = run(
+            &db,
+            &[
+                "pipeline",
+                "create",
+                name,
+                "--stage",
+                "checksum:sha256",
+                "--tag",
+                "nightly",
+            ],
+        );
+        assert_eq!(code(&created), Some(0), "{}", stderr(&created));
+    }
+    // A rebuild of pipelines that forgets to create the trigger again.
+    raw(&db.path)?.execute_batch(
+        "PRAGMA foreign_keys = OFF;
+         BEGIN;
+         CREATE TABLE new_pipelines (
+             id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL UNIQUE,
+             archived BOOLEAN NOT NULL DEFAULT FALSE, created_at TEXT NOT NULL,
+             updated_at TEXT NOT NULL, owner TEXT);
+         INSERT INTO new_pipelines (id, name, archived, created_at, updated_at)
+             SELECT id, name, archived, created_at, updated_at FROM pipelines;
+         DROP TABLE pipelines;
+         ALTER TABLE new_pipelines RENAME TO pipelines;
+         COMMIT;",
+    )?;
+    let archived = run(&db, &["pipeline", "archive", "beta"]);
+    assert_eq!(code(&archived), Some(0), "{}", stderr(&archived));
+    assert!(
+        stderr(&archived).contains("pipelines_copy_to_tags is missing")
+            && stderr(&archived).contains("migrate repair --derived"),
+        "an open that finds the trigger missing says so: {}",
+        stderr(&archived)
+    );
+    assert_eq!(
+        code(&run(&db, &["pipeline", "rename", "gamma", "aaa-first"])),
+        Some(0)
+    );
+
+    let listed = run_within(
+        &db,
+        &["pipeline", "list", "--tag", "nightly"],
+        std::time::Duration::from_secs(30),
+    )?
+    .ok_or("the listing ends")?;
+    assert_eq!(code(&listed), Some(0), "{}", stderr(&listed));
+    let text = stdout(&listed);
+    assert!(text.contains("alpha"), "{text}");
+    for absent in ["beta", "gamma", "aaa-first"] {
+        assert!(
+            !text.contains(absent),
+            "{absent} is out of step, so not listed: {text}"
+        );
+    }
+
+    let checked = run(&db, &["check"]);
+    assert_eq!(code(&checked), Some(1), "{}", stdout(&checked));
+    let text = stdout(&checked);
+    assert!(
+        text.contains("derived data        PROBLEM  trigger pipelines_copy_to_tags is missing"),
+        "{text}"
+    );
+    assert!(text.contains("2 tag rows hold a stale copy"), "{text}");
+    assert!(
+        text.contains("`pipeline-store migrate repair --derived`"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("schema::"),
+        "the command names commands: {text}"
+    );
+    let checked = run(&db, &["--json", "check"]);
+    assert_eq!(code(&checked), Some(1));
+    let report: Value = serde_json::from_slice(&checked.stdout)?;
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["derived"][0]["kind"], "copy_trigger_missing");
+    assert_eq!(report["derived"][1]["kind"], "stale_tag_copies");
+    assert_eq!(report["derived"][1]["count"], 2);
+    assert_eq!(report["derived"][1]["examples"][0]["name"], "aaa-first");
+    assert_eq!(report["derived"][1]["examples"][0]["copied_name"], "gamma");
+    assert_eq!(report["derived"][1]["examples"][1]["name"], "beta");
+    assert_eq!(
+        report["derived"][1]["examples"][1]["copied_archived"],
+        false
+    );
+    assert_eq!(report["derived"][1]["examples"][1]["archived"], true);
+
+    let nothing = run(&db, &["migrate", "repair"]);
+    assert_eq!(code(&nothing), Some(2));
+    assert!(
+        stderr(&nothing).contains("--derived"),
+        "{}",
+        stderr(&nothing)
+    );
+    let repaired = run(&db, &["--json", "migrate", "repair", "--derived"]);
+    let shown = json(&repaired);
+    assert_eq!(shown["derived"]["copies_rewritten"], 2);
+    assert_eq!(shown["derived"]["trigger_created"], true);
+    assert_eq!(shown["forgotten"], serde_json::json!([]));
+    let again = run(&db, &["migrate", "repair", "--derived"]);
+    assert_eq!(
+        stdout(&again),
+        "tag copies rewritten: 0\ncopy trigger created: no\n"
+    );
+    let checked = run(&db, &["check"]);
+    // The rebuild added a column the migrations do not make: drift, not derived data.
+    assert!(
+        stdout(&checked).contains("derived data        ok"),
+        "{}",
+        stdout(&checked)
+    );
+    let listed = run(
+        &db,
+        &["--json", "pipeline", "list", "--all", "--tag", "nightly"],
+    );
+    let names: Vec<String> = json(&listed)
+        .as_array()
+        .ok_or("an array")?
+        .iter()
+        .map(|p| p["name"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(names, ["aaa-first", "alpha", "beta"]);
+    let quiet = run(&db, &["pipeline", "list"]);
+    assert_eq!(stderr(&quiet), "", "no warning once repaired");
+    Ok(())
+}

@@ -7,6 +7,7 @@ mod children;
 #[cfg(feature = "cli")]
 mod cli;
 mod common;
+mod derived;
 mod drift;
 mod errors;
 mod legacy;

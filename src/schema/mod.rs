@@ -33,6 +33,7 @@
 
 mod backup;
 mod check;
+mod derived;
 mod file;
 mod media;
 mod open;
@@ -51,6 +52,7 @@ use crate::migrate::{Embedded, Migration, MigrationReport, Migrator};
 pub use crate::migrate::ForeignKeyViolation;
 pub use backup::backup;
 pub use check::{CheckReport, check, check_with, drift};
+pub use derived::{DerivedProblem, DerivedRepair, repair_derived};
 pub use open::{JournalMode, OpenOptions, Synchronous};
 pub use rehearse::{Rehearsal, RehearsalStep, TableRows};
 

@@ -365,23 +365,7 @@ impl OpenOptions {
         let report = if !self.migrate {
             MigrationReport::default()
         } else if read_only {
-            let pending = migrator
-                .pending_waiting(&conn, self.busy_timeout)
-                .map_err(|e| match &target.location {
-                    Location::File(path) => not_a_database(e, path),
-                    Location::Memory => e,
-                })?;
-            if !pending.is_empty() {
-                warn!(
-                    "{} migration(s) pending on a read-only database, not applied (first: {})",
-                    pending.len(),
-                    pending[0].file
-                );
-            }
-            MigrationReport {
-                pending,
-                ..MigrationReport::default()
-            }
+            self.pending_report(&conn, migrator, &target.location)?
         } else {
             if self.rehearse && matches!(target.location, Location::File(_)) {
                 let pending = migrator.pending_quiet(&conn, self.busy_timeout)?;
@@ -409,7 +393,37 @@ impl OpenOptions {
                 })?
                 .with_backup(backup)
         };
+        if self.migrate {
+            super::derived::warn_if_not_kept(&conn, !report.applied.is_empty());
+        }
         Ok((conn, report))
+    }
+
+    /// What a read-only open reports: the pending migrations, which it does not apply.
+    fn pending_report(
+        &self,
+        conn: &Connection,
+        migrator: &Migrator,
+        location: &Location,
+    ) -> Result<MigrationReport> {
+        let pending =
+            migrator
+                .pending_waiting(conn, self.busy_timeout)
+                .map_err(|e| match location {
+                    Location::File(path) => not_a_database(e, path),
+                    Location::Memory => e,
+                })?;
+        if !pending.is_empty() {
+            warn!(
+                "{} migration(s) pending on a read-only database, not applied (first: {})",
+                pending.len(),
+                pending[0].file
+            );
+        }
+        Ok(MigrationReport {
+            pending,
+            ..MigrationReport::default()
+        })
     }
 
     /// `conn`, opened read-only, configured once SQLite has read from it; in a directory this

@@ -146,6 +146,10 @@ pub(crate) enum MigrateCommand {
         /// Forget applied versions this build does not know.
         #[arg(long)]
         forget_missing: bool,
+        /// Rewrite derived data (the tag rows' copies of their pipeline's name and archived
+        /// flag) from what it is derived from, and create its trigger again if it is missing.
+        #[arg(long)]
+        derived: bool,
         /// Use the migrations in this directory instead of the built-in ones.
         #[arg(long)]
         source: Option<PathBuf>,
@@ -336,6 +340,7 @@ pub(crate) fn run(cli: &Cli) -> Outcome {
                 mark_applied,
                 forget_dirty,
                 forget_missing,
+                derived,
                 source,
             } => {
                 let mut repair = Repair::new();
@@ -351,7 +356,7 @@ pub(crate) fn run(cli: &Cli) -> Outcome {
                 if *forget_missing {
                     repair = repair.forget_missing();
                 }
-                migrate_repair(cli, &repair, source.as_deref())
+                migrate_repair(cli, &repair, *derived, source.as_deref())
             }
             MigrateCommand::Validate { source } => migrate_validate(cli, source.as_deref()),
             MigrateCommand::Lint { source } => migrate_lint(cli, source.as_deref()),

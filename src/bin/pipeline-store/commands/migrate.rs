@@ -11,8 +11,8 @@ use pipeline_store::schema::{self};
 use crate::commands::init::apply;
 use crate::output::emit;
 use crate::output::json::{
-    AddedJson, AppliedJson, BaselinedJson, DifferenceJson, FindingJson, MigrationJson, PendingJson,
-    RehearsalJson, RepairJson, RevertedJson, ValidationJson,
+    AddedJson, AppliedJson, BaselinedJson, DerivedRepairJson, DifferenceJson, FindingJson,
+    MigrationJson, PendingJson, RehearsalJson, RepairJson, RevertedJson, ValidationJson,
 };
 use crate::output::text::{millis, rehearsal_text, table};
 use crate::{Cli, Failure, Outcome, open_history, open_unmigrated};
@@ -130,24 +130,54 @@ pub(crate) fn migrate_baseline(cli: &Cli, version: i64, source: Option<&Path>) -
     })
 }
 
-pub(crate) fn migrate_repair(cli: &Cli, repair: &Repair, source: Option<&Path>) -> Outcome {
-    if *repair == Repair::new() {
+pub(crate) fn migrate_repair(
+    cli: &Cli,
+    repair: &Repair,
+    derived: bool,
+    source: Option<&Path>,
+) -> Outcome {
+    if *repair == Repair::new() && !derived {
         return Err(Failure::Usage(
-            "say what to repair: --line-endings, --mark-applied, --forget-dirty or --forget-missing".to_owned(),
+            "say what to repair: --line-endings, --mark-applied, --forget-dirty, --forget-missing \
+             or --derived"
+                .to_owned(),
         ));
     }
     let mut conn = open_history(cli)?;
-    let report = migrations_of(source)?.repair(&mut conn, repair)?;
+    let report = if *repair == Repair::new() {
+        pipeline_store::migrate::RepairReport::default()
+    } else {
+        migrations_of(source)?.repair(&mut conn, repair)?
+    };
+    let derived = if derived {
+        Some(DerivedRepairJson::from(schema::repair_derived(&conn)?))
+    } else {
+        None
+    };
     let shown = RepairJson {
         checksums_rewritten: report.checksums_rewritten,
         marked_applied: report.marked_applied,
         forgotten: report.forgotten,
+        derived,
     };
     emit(cli, &shown, |r| {
-        format!(
-            "checksums rewritten: {:?}\nmarked applied: {:?}\nforgotten: {:?}\n",
-            r.checksums_rewritten, r.marked_applied, r.forgotten
-        )
+        let mut text = String::new();
+        if *repair != Repair::new() {
+            let _ = writeln!(
+                text,
+                "checksums rewritten: {:?}\nmarked applied: {:?}\nforgotten: {:?}",
+                r.checksums_rewritten, r.marked_applied, r.forgotten
+            );
+        }
+        if let Some(d) = &r.derived {
+            let _ = writeln!(
+                text,
+                "tag copies rewritten: {}\ncopy trigger created: {}",
+                d.copies_rewritten,
+                if d.trigger_created { "yes" } else { "no" }
+            );
+        }
+        text
     })
 }
 

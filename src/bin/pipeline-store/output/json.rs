@@ -8,7 +8,9 @@ use pipeline_store::migrate::{
 };
 use pipeline_store::model::Pipeline;
 use pipeline_store::repo::pipelines::PipelineSummary;
-use pipeline_store::schema::{CheckReport, Rehearsal};
+use pipeline_store::schema::{CheckReport, DerivedProblem, DerivedRepair, Rehearsal};
+
+use crate::output::text::derived_text;
 use serde::Serialize;
 
 /// A duration in whole nanoseconds, the unit of every `execution_time_ns`.
@@ -256,6 +258,7 @@ pub(crate) struct CheckJson {
     pub(crate) pending: Vec<MigrationJson>,
     pub(crate) line_endings: Vec<MigrationJson>,
     pub(crate) drift: Vec<DifferenceJson>,
+    pub(crate) derived: Vec<DerivedJson>,
 }
 
 impl From<&CheckReport> for CheckJson {
@@ -269,6 +272,7 @@ impl From<&CheckReport> for CheckJson {
             pending: r.pending.iter().map(MigrationJson::from).collect(),
             drift: r.drift.iter().map(DifferenceJson::from).collect(),
             line_endings: r.line_endings.iter().map(MigrationJson::from).collect(),
+            derived: r.derived.iter().map(DerivedJson::from).collect(),
         }
     }
 }
@@ -285,6 +289,88 @@ pub(crate) struct RepairJson {
     pub(crate) checksums_rewritten: Vec<i64>,
     pub(crate) marked_applied: Vec<i64>,
     pub(crate) forgotten: Vec<i64>,
+    /// Only with `--derived`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) derived: Option<DerivedRepairJson>,
+}
+
+/// `migrate repair --derived`: what was rewritten.
+#[derive(Serialize)]
+pub(crate) struct DerivedRepairJson {
+    pub(crate) copies_rewritten: u64,
+    pub(crate) trigger_created: bool,
+}
+
+impl From<DerivedRepair> for DerivedRepairJson {
+    fn from(r: DerivedRepair) -> Self {
+        Self {
+            copies_rewritten: r.copies_rewritten,
+            trigger_created: r.trigger_created,
+        }
+    }
+}
+
+/// A problem with derived data, in `check`: `kind` says which.
+#[derive(Serialize)]
+pub(crate) struct DerivedJson {
+    pub(crate) kind: &'static str,
+    pub(crate) message: String,
+    /// Stale copies: how many tag rows, and the first few.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) count: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) examples: Option<Vec<StaleCopyJson>>,
+    /// A different trigger: its text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) found: Option<String>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct StaleCopyJson {
+    pub(crate) pipeline_id: String,
+    pub(crate) tag: String,
+    pub(crate) copied_name: String,
+    pub(crate) copied_archived: bool,
+    pub(crate) name: String,
+    pub(crate) archived: bool,
+}
+
+impl From<&DerivedProblem> for DerivedJson {
+    fn from(p: &DerivedProblem) -> Self {
+        let mut shown = Self {
+            kind: "",
+            message: derived_text(p),
+            count: None,
+            examples: None,
+            found: None,
+        };
+        match p {
+            DerivedProblem::StaleTagCopies { count, examples } => {
+                shown.kind = "stale_tag_copies";
+                shown.count = Some(*count);
+                shown.examples = Some(
+                    examples
+                        .iter()
+                        .map(|e| StaleCopyJson {
+                            pipeline_id: e.pipeline_id.to_string(),
+                            tag: e.tag.clone(),
+                            copied_name: e.copied_name.clone(),
+                            copied_archived: e.copied_archived,
+                            name: e.name.clone(),
+                            archived: e.archived,
+                        })
+                        .collect(),
+                );
+            }
+            DerivedProblem::CopyTriggerMissing => shown.kind = "copy_trigger_missing",
+            DerivedProblem::CopyTriggerDifferent { found } => {
+                shown.kind = "copy_trigger_different";
+                shown.found = Some(found.clone());
+            }
+            _ => shown.kind = "other",
+        }
+        shown
+    }
 }
 
 /// `migrate validate`: the versions run up, down and up again, and those without a down script.

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use pipeline_store::migrate::MigrationState;
 use pipeline_store::model::{Pipeline, ProcessingMetrics};
-use pipeline_store::schema::{CheckReport, Rehearsal};
+use pipeline_store::schema::{CheckReport, DerivedProblem, Rehearsal};
 
 pub(crate) fn show_text(p: &Pipeline) -> String {
     let mut text = String::new();
@@ -191,7 +191,26 @@ pub(crate) fn check_text(report: &CheckReport) -> String {
     for difference in &report.drift {
         let _ = writeln!(text, "schema drift        PROBLEM  {difference}");
     }
+    if report.derived.is_empty() {
+        text.push_str("derived data        ok\n");
+    }
+    for problem in &report.derived {
+        let _ = writeln!(
+            text,
+            "derived data        PROBLEM  {}",
+            derived_text(problem)
+        );
+    }
     text
+}
+
+/// A derived-data problem as the command says it: the library's text, with the command that
+/// repairs it in place of the function.
+pub(crate) fn derived_text(problem: &DerivedProblem) -> String {
+    problem.to_string().replace(
+        "`schema::repair_derived`",
+        "`pipeline-store migrate repair --derived`",
+    )
 }
 
 /// A duration given in nanoseconds, in the unit a person reads: `850 ns`, `12.5 µs`, `3.2 ms`,
