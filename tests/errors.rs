@@ -43,6 +43,7 @@ fn messages_name_what_is_wrong_and_what_to_do() {
             MigrateError::Missing {
                 version: 3,
                 description: "create c".into(),
+                history: "_sqlx_migrations".into(),
             }
             .into(),
             "migration 3 (create c) is applied to the database but unknown to this build: the database was migrated \
@@ -53,6 +54,7 @@ fn messages_name_what_is_wrong_and_what_to_do() {
                 version: 2,
                 file: "2_b.sql".into(),
                 latest: 3,
+                history: "_sqlx_migrations".into(),
             }
             .into(),
             "migration 2 (2_b.sql) is not applied but is older than the newest applied migration 3: give it a \
@@ -62,6 +64,7 @@ fn messages_name_what_is_wrong_and_what_to_do() {
             MigrateError::Dirty {
                 version: 4,
                 file: "4_d.sql".into(),
+                history: "_sqlx_migrations".into(),
             }
             .into(),
             "migration 4 (4_d.sql) is recorded as failed (success = 0 in _sqlx_migrations): an earlier run stopped \

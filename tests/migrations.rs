@@ -278,7 +278,7 @@ fn a_migration_missing_from_the_code_is_refused_and_nothing_changes() -> TestRes
         .run(&mut conn)
         .expect_err("missing");
     assert!(
-        matches!(&error, Error::Migrate(MigrateError::Missing { version: 3, description }) if description == "create c"),
+        matches!(&error, Error::Migrate(MigrateError::Missing { version: 3, description, .. }) if description == "create c"),
         "{error:?}"
     );
     assert_eq!(snapshot(&conn)?, before);
@@ -299,7 +299,7 @@ fn a_dirty_history_row_is_refused_and_nothing_changes() -> TestResult {
         .run(&mut conn)
         .expect_err("dirty");
     assert!(
-        matches!(&error, Error::Migrate(MigrateError::Dirty { version: 3, file }) if file == "3_create_c.sql"),
+        matches!(&error, Error::Migrate(MigrateError::Dirty { version: 3, file, .. }) if file == "3_create_c.sql"),
         "{error:?}"
     );
     assert!(
@@ -321,7 +321,7 @@ fn an_out_of_order_migration_is_refused_and_nothing_changes() -> TestResult {
         .run(&mut conn)
         .expect_err("out of order");
     assert!(
-        matches!(&error, Error::Migrate(MigrateError::OutOfOrder { version: 2, latest: 3, file }) if file == "2_create_b.sql"),
+        matches!(&error, Error::Migrate(MigrateError::OutOfOrder { version: 2, latest: 3, file, .. }) if file == "2_create_b.sql"),
         "{error:?}"
     );
     assert_eq!(snapshot(&conn)?, before);

@@ -11,7 +11,7 @@ use std::fmt;
 
 use rusqlite::Connection;
 
-use super::{Migrator, read_history};
+use super::Migrator;
 use crate::error::Result;
 
 /// What kind of object a [`Difference`] is about.
@@ -112,6 +112,42 @@ pub(crate) struct SchemaModel {
     indexes: BTreeMap<String, Index>,
     triggers: BTreeMap<String, String>,
     views: BTreeMap<String, String>,
+    /// Tables shaped as a migration history (sqlx's columns): another set's, kept apart from
+    /// the schema.
+    histories: BTreeSet<String>,
+}
+
+impl SchemaModel {
+    /// The history tables found: any table with exactly sqlx's history columns.
+    pub(crate) fn histories(&self) -> &BTreeSet<String> {
+        &self.histories
+    }
+
+    /// Whether `table` is one of this schema's tables.
+    pub(crate) fn has_table(&self, table: &str) -> bool {
+        self.tables.contains_key(&table.to_lowercase())
+    }
+
+    /// The table an index belongs to, if the index is in this schema.
+    pub(crate) fn index_table(&self, index: &str) -> Option<&str> {
+        self.indexes
+            .get(&index.to_lowercase())
+            .map(|i| i.table.as_str())
+    }
+}
+
+/// Whether a table has exactly the columns of sqlx's history table: it is a migration history
+/// (this set's under another name, or another set's), not part of the schema.
+fn is_history(table: &Table) -> bool {
+    const COLUMNS: [&str; 6] = [
+        "checksum",
+        "description",
+        "execution_time",
+        "installed_on",
+        "success",
+        "version",
+    ];
+    table.columns.len() == COLUMNS.len() && table.columns.keys().map(String::as_str).eq(COLUMNS)
 }
 
 /// Lower case, blank space collapsed to one space.
@@ -144,7 +180,12 @@ pub(crate) fn model(conn: &Connection) -> Result<SchemaModel> {
         let key = name.to_lowercase();
         match kind.as_str() {
             "table" => {
-                schema.tables.insert(key, read_table(conn, name)?);
+                let table = read_table(conn, name)?;
+                if is_history(&table) {
+                    schema.histories.insert(key);
+                } else {
+                    schema.tables.insert(key, table);
+                }
             }
             "index" => {
                 if let Some(index) = read_index(conn, name, table, sql.as_deref())? {
@@ -468,28 +509,33 @@ fn diff_definitions(
     }
 }
 
-impl Migrator {
-    /// The schema the applied migrations of `conn` build, replayed on an empty in-memory
-    /// database: the ones recorded as applied that this set knows, in version order.
-    pub(crate) fn expected_schema(&self, conn: &Connection) -> Result<SchemaModel> {
-        let applied: BTreeSet<i64> = read_history(conn)?
+/// The schema the applied migrations of `conn` build, replayed on an empty in-memory database:
+/// set by set, the ones each set's history records as applied and the set knows, in version
+/// order.
+pub(crate) fn expected_schema(sets: &[&Migrator], conn: &Connection) -> Result<SchemaModel> {
+    let replay = Connection::open_in_memory()?;
+    for set in sets {
+        let applied: BTreeSet<i64> = set
+            .history
+            .read_history(conn)?
             .into_iter()
             .filter(|a| a.success)
             .map(|a| a.version)
             .collect();
-        let replay = Connection::open_in_memory()?;
-        for m in self
+        for m in set
             .migrations()
             .iter()
             .filter(|m| applied.contains(&m.version()))
         {
             replay.execute_batch(m.sql())?;
         }
-        model(&replay)
     }
+    model(&replay)
+}
 
+impl Migrator {
     /// How the schema of `conn` differs from the one its applied migrations build.
     pub(crate) fn drift(&self, conn: &Connection) -> Result<Vec<Difference>> {
-        Ok(diff(&self.expected_schema(conn)?, &model(conn)?))
+        Ok(diff(&expected_schema(&[self], conn)?, &model(conn)?))
     }
 }

@@ -5,6 +5,16 @@ use std::path::PathBuf;
 
 use crate::error::sqlite_message;
 
+/// ` in TABLE` for a history table other than sqlx's, nothing for sqlx's: messages about the
+/// default set read as they always have.
+fn in_history(table: &str) -> String {
+    if table == super::DEFAULT_HISTORY_TABLE {
+        String::new()
+    } else {
+        format!(" (history table {table})")
+    }
+}
+
 /// Why migrations could not be loaded, validated or applied.
 ///
 /// Validation errors ([`Dirty`](Self::Dirty), [`Missing`](Self::Missing),
@@ -62,7 +72,7 @@ pub enum MigrateError {
 
     /// A history row is marked as failed (`success = 0`): an earlier run stopped partway.
     #[error(
-        "migration {version} ({file}) is recorded as failed (success = 0 in _sqlx_migrations): \
+        "migration {version} ({file}) is recorded as failed (success = 0 in {history}): \
          an earlier run stopped partway through it; check the schema it should have created, \
          then either finish it by hand and run `pipeline-store migrate repair --mark-applied`, \
          or undo what it did and run `pipeline-store migrate repair --forget-dirty` so it runs \
@@ -73,19 +83,24 @@ pub enum MigrateError {
         version: i64,
         /// Its file name, or its description when this build does not know it.
         file: String,
+        /// The history table that holds the row.
+        history: String,
     },
 
     /// The database has a migration applied that this build does not know: it is ahead of the code.
     #[error(
-        "migration {version} ({description}) is applied to the database but unknown to this build: \
+        "migration {version} ({description}) is applied to the database but unknown to this build{}: \
          the database was migrated by a newer version of the application; upgrade the \
-         application, or restore the file of migration {version}"
+         application, or restore the file of migration {version}",
+        in_history(history)
     )]
     Missing {
         /// The version.
         version: i64,
         /// Its description as recorded in the history.
         description: String,
+        /// The history table that records it.
+        history: String,
     },
 
     /// A `-- no-transaction` migration is being applied by another process right now (it holds
@@ -124,7 +139,8 @@ pub enum MigrateError {
     /// A pending migration is older than the newest applied one.
     #[error(
         "migration {version} ({file}) is not applied but is older than the newest applied \
-         migration {latest}: give it a version after {latest} (rename the file) so it runs in order"
+         migration {latest}{}: give it a version after {latest} (rename the file) so it runs in order",
+        in_history(history)
     )]
     OutOfOrder {
         /// The version.
@@ -133,6 +149,27 @@ pub enum MigrateError {
         file: String,
         /// The newest applied version.
         latest: i64,
+        /// The history table of the set it belongs to.
+        history: String,
+    },
+
+    /// A history table name that cannot be one ([`Migrator::history_table`](super::Migrator::history_table)).
+    #[error("{name:?} cannot name a history table: {reason}")]
+    InvalidHistoryTable {
+        /// The name given.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+
+    /// Two migration sets opened together keep their history in the same table.
+    #[error(
+        "two migration sets given together both keep their history in {history}: give each its \
+         own table (Migrator::history_table)"
+    )]
+    SharedHistoryTable {
+        /// The table.
+        history: String,
     },
 
     /// A migration's SQL failed; everything it did was rolled back and no history row was written.

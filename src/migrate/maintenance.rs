@@ -2,8 +2,7 @@
 
 use rusqlite::{Connection, TransactionBehavior, params};
 
-use super::history::{INSERT_BASELINE, MARK_APPLIED, SET_CHECKSUM};
-use super::{CREATE_HISTORY, FORGET_HISTORY, Migrator, read_history};
+use super::Migrator;
 use crate::error::{MigrateError, Result};
 
 /// What to do with a dirty history row (`success = 0`) once the schema was fixed by hand.
@@ -96,18 +95,20 @@ impl Migrator {
             return Err(MigrateError::InTransaction.into());
         }
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute_batch(CREATE_HISTORY)?;
+        tx.execute_batch(&self.history.create)?;
         let mut marked = Vec::new();
         for m in self
             .migrations()
             .iter()
             .take_while(|m| m.version() <= version)
         {
-            let inserted = tx.prepare_cached(INSERT_BASELINE)?.execute(params![
-                m.version(),
-                m.description(),
-                m.checksum().as_slice()
-            ])?;
+            let inserted = tx
+                .prepare_cached(&self.history.insert_baseline)?
+                .execute(params![
+                    m.version(),
+                    m.description(),
+                    m.checksum().as_slice()
+                ])?;
             if inserted == 1 {
                 marked.push(m.version());
             }
@@ -131,18 +132,19 @@ impl Migrator {
         }
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut report = RepairReport::default();
-        for row in read_history(&tx)? {
+        let history = &self.history;
+        for row in history.read_history(&tx)? {
             let known = self.find(row.version);
             if !row.success {
                 match what.dirty {
                     Some(DirtyRepair::MarkApplied) => {
                         let checksum = known.map(|m| m.checksum().to_vec());
-                        tx.prepare_cached(MARK_APPLIED)?
+                        tx.prepare_cached(&history.mark_applied)?
                             .execute(params![row.version, checksum])?;
                         report.marked_applied.push(row.version);
                     }
                     Some(DirtyRepair::Forget) => {
-                        tx.prepare_cached(FORGET_HISTORY)?.execute([row.version])?;
+                        tx.prepare_cached(&history.forget)?.execute([row.version])?;
                         report.forgotten.push(row.version);
                     }
                     None => {}
@@ -151,7 +153,7 @@ impl Migrator {
             }
             match known {
                 None if what.forget_missing => {
-                    tx.prepare_cached(FORGET_HISTORY)?.execute([row.version])?;
+                    tx.prepare_cached(&history.forget)?.execute([row.version])?;
                     report.forgotten.push(row.version);
                 }
                 Some(m)
@@ -159,7 +161,7 @@ impl Migrator {
                         && !m.matches_checksum(&row.checksum)
                         && m.differs_only_in_line_endings(&row.checksum) =>
                 {
-                    tx.prepare_cached(SET_CHECKSUM)?
+                    tx.prepare_cached(&history.set_checksum)?
                         .execute(params![row.version, m.checksum().as_slice()])?;
                     report.checksums_rewritten.push(row.version);
                 }

@@ -43,7 +43,7 @@ pub(crate) mod sql;
 
 pub use drift::{Difference, ObjectKind};
 pub use foreign_keys::ForeignKeyViolation;
-pub use history::{AppliedMigration, applied};
+pub use history::{AppliedMigration, DEFAULT_HISTORY_TABLE, applied};
 pub use lint::Finding;
 pub use maintenance::{DirtyRepair, Repair, RepairReport, ValidationReport};
 pub use migration::Migration;
@@ -56,13 +56,12 @@ use std::fmt::Write as _;
 
 use sha2::{Digest, Sha384};
 
-pub(crate) use drift::{diff as schema_diff, is_internal, model as schema_model};
+pub(crate) use drift::{
+    SchemaModel, diff as schema_diff, expected_schema, is_internal, model as schema_model,
+};
 pub use error::MigrateError;
 pub(crate) use foreign_keys::violations as foreign_key_violations;
-pub(crate) use history::{
-    CREATE_HISTORY, FORGET_HISTORY, INSERT_HISTORY, Recorded, read_history, read_recorded,
-    recorded_description,
-};
+pub(crate) use history::{HistoryTable, Recorded};
 pub(crate) use lint::findings as lint_findings;
 pub(crate) use migration::{Embedded, EmbeddedDown, Script};
 

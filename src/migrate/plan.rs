@@ -74,6 +74,7 @@ impl Migrator {
                 file: self
                     .find(dirty.version)
                     .map_or_else(|| describe(dirty.version), |m| m.file.to_string()),
+                history: self.history.name.to_string(),
             });
         }
         // Both lists are sorted by version: one walk over each, flat in their length.
@@ -95,6 +96,7 @@ impl Migrator {
                     let error = MigrateError::Missing {
                         version: applied.version,
                         description: describe(applied.version),
+                        history: self.history.name.to_string(),
                     };
                     let warning = error.to_string();
                     decide(self.policies.missing, error, warning)?;
@@ -144,6 +146,7 @@ impl Migrator {
                     version: m.version,
                     file: m.file.to_string(),
                     latest,
+                    history: self.history.name.to_string(),
                 };
                 let warning = error.to_string();
                 decide(self.policies.out_of_order, error, warning)?;
@@ -168,7 +171,7 @@ mod tests {
     use rusqlite::Connection;
 
     use super::*;
-    use crate::migrate::{CREATE_HISTORY, checksum};
+    use crate::migrate::{HistoryTable, checksum};
 
     fn row(version: i64, success: bool, checksum: &[u8]) -> Recorded {
         Recorded {
@@ -310,7 +313,7 @@ mod tests {
         let path = dir.path().join("warned.db");
         {
             let conn = Connection::open(&path).unwrap();
-            conn.execute_batch(&format!("{CREATE_HISTORY}{sql}"))
+            conn.execute_batch(&format!("{}{sql}", HistoryTable::DEFAULT.create))
                 .unwrap();
             conn.execute(
                 "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-use super::{AppliedMigration, Migration, Migrator, read_history};
+use super::{AppliedMigration, Migration, Migrator};
 use crate::error::Result;
 
 /// The state of one version, as [`Migrator::status`] reports it.
@@ -54,6 +54,9 @@ pub struct MigrationStatus {
     pub state: MigrationState,
     /// The history row, when there is one.
     pub applied: Option<AppliedMigration>,
+    /// The history table of the set it belongs to (`_sqlx_migrations` unless the set names
+    /// another).
+    pub history: String,
 }
 
 /// What one run did: the migrations it applied and the ones it left pending.
@@ -130,7 +133,7 @@ impl Migrator {
     ///
     /// [`Error::Sqlite`](crate::Error::Sqlite) when the history cannot be read.
     pub fn status(&self, conn: &Connection) -> Result<Vec<MigrationStatus>> {
-        let history = read_history(conn)?;
+        let history = self.history.read_history(conn)?;
         let mut rows: Vec<MigrationStatus> = self
             .migrations
             .iter()
@@ -151,6 +154,7 @@ impl Migrator {
                     file: Some(m.file.to_string()),
                     state,
                     applied,
+                    history: self.history.name.to_string(),
                 }
             })
             .collect();
@@ -166,6 +170,7 @@ impl Migrator {
                         MigrationState::Dirty
                     },
                     applied: Some(a.clone()),
+                    history: self.history.name.to_string(),
                 });
             }
         }

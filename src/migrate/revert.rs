@@ -5,13 +5,9 @@ use std::time::Instant;
 use log::info;
 use rusqlite::{Connection, TransactionBehavior};
 
-use super::history::{IS_RECORDED, MARK_REVERTING};
 use super::runner::DEFAULT_WAIT;
 use super::script::{run_outside_transaction, run_script, with_foreign_keys_off};
-use super::{
-    AppliedStep, FORGET_HISTORY, MigrationReport, Migrator, lock, read_recorded,
-    recorded_description,
-};
+use super::{AppliedStep, MigrationReport, Migrator, lock};
 use super::{Migration, Script};
 use crate::error::{MigrateError, Result};
 
@@ -34,14 +30,16 @@ impl Migrator {
         if version != 0 && self.find(version).is_none() {
             return Err(MigrateError::UnknownVersion { version }.into());
         }
-        let recorded = read_recorded(conn)?.unwrap_or_default();
+        let history = &self.history;
+        let recorded = history.read_recorded(conn)?.unwrap_or_default();
         if let Some(dirty) = recorded.iter().find(|r| !r.success) {
             return Err(MigrateError::Dirty {
                 version: dirty.version,
                 file: self.find(dirty.version).map_or_else(
-                    || recorded_description(conn, dirty.version),
+                    || history.recorded_description(conn, dirty.version),
                     |m| m.file.to_string(),
                 ),
+                history: history.name.to_string(),
             }
             .into());
         }
@@ -49,7 +47,8 @@ impl Migrator {
         for r in recorded.iter().rev().filter(|r| r.version > version) {
             let m = self.find(r.version).ok_or_else(|| MigrateError::Missing {
                 version: r.version,
-                description: recorded_description(conn, r.version),
+                description: history.recorded_description(conn, r.version),
+                history: history.name.to_string(),
             })?;
             if m.down.is_none() {
                 return Err(MigrateError::Irreversible {
@@ -70,26 +69,28 @@ impl Migrator {
             let script = m.down_script().expect("checked above");
             let elapsed = if script.no_transaction {
                 let _running = lock::acquire(conn, DEFAULT_WAIT, m.version, script.file)?;
-                let marked = conn.prepare_cached(MARK_REVERTING)?.execute([m.version])?;
+                let marked = conn
+                    .prepare_cached(&history.mark_reverting)?
+                    .execute([m.version])?;
                 if marked == 0 {
                     continue;
                 }
                 let started = Instant::now();
                 run_outside_transaction(conn, m.version, script)?;
-                conn.prepare_cached(FORGET_HISTORY)?.execute([m.version])?;
+                conn.prepare_cached(&history.forget)?.execute([m.version])?;
                 started.elapsed()
             } else {
                 let done = with_foreign_keys_off(conn, script.foreign_keys_off, |conn| {
                     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
                     let still_applied = tx
-                        .prepare_cached(IS_RECORDED)?
+                        .prepare_cached(&history.is_recorded)?
                         .query_row([m.version], |_| Ok(()))
                         .is_ok();
                     if !still_applied {
                         return Ok(None);
                     }
-                    let elapsed = run_script(&tx, m, script)?;
-                    tx.prepare_cached(FORGET_HISTORY)?.execute([m.version])?;
+                    let elapsed = run_script(&tx, history, m, script)?;
+                    tx.prepare_cached(&history.forget)?.execute([m.version])?;
                     tx.commit()?;
                     Ok(Some(elapsed))
                 })?;

@@ -10,16 +10,12 @@ use std::time::{Duration, Instant};
 use log::{debug, info};
 use rusqlite::{Connection, TransactionBehavior, params};
 
-use super::history::{CLAIM, FINISH};
 use super::lock;
 use super::plan::{Policies, Policy, log_warnings};
 use super::script::{
     check_foreign_keys, run_outside_transaction, run_script, with_foreign_keys_off,
 };
-use super::{
-    AppliedStep, CREATE_HISTORY, INSERT_HISTORY, Migration, MigrationReport, PendingMigration,
-    Script, read_recorded, recorded_description,
-};
+use super::{AppliedStep, HistoryTable, Migration, MigrationReport, PendingMigration, Script};
 use crate::error::{MigrateError, Result};
 
 /// How long a run waits for a `-- no-transaction` migration another process is applying, when
@@ -50,6 +46,8 @@ pub struct Migrator {
     pub(super) grouped: bool,
     /// Embedded by `build.rs`, which refused any lint finding: nothing to lint at run time.
     pub(super) linted_at_build: bool,
+    /// The table this set's history is kept in.
+    pub(crate) history: HistoryTable,
 }
 
 impl Migrator {
@@ -75,6 +73,7 @@ impl Migrator {
             policies: Policies::default(),
             grouped: false,
             linted_at_build: false,
+            history: HistoryTable::DEFAULT,
         })
     }
 
@@ -120,6 +119,52 @@ impl Migrator {
     pub(crate) fn linted_at_build(mut self) -> Self {
         self.linted_at_build = true;
         self
+    }
+
+    /// This set keeps its history in `table` instead of sqlx's `_sqlx_migrations`: how a host
+    /// program's migrations live beside this crate's in one database, each set with its own
+    /// history, checked on its own (missing, modified, out of order, dirty) and never touched
+    /// by the other's repairs. The table has sqlx's columns; sqlx 0.9 names it the same way.
+    ///
+    /// ```
+    /// use pipeline_store::migrate::{Migration, Migrator};
+    ///
+    /// let host = Migrator::new(vec![Migration::new(20261201090000, "create jobs", "CREATE TABLE jobs (id INTEGER PRIMARY KEY);")])?
+    ///     .history_table("_host_migrations")?;
+    /// let mut conn = pipeline_store::initialize_database(":memory:")?;
+    /// host.run(&mut conn)?;
+    /// assert_eq!(host.applied(&conn)?.len(), 1);
+    /// assert_eq!(pipeline_store::migrate::applied(&conn)?.len(), pipeline_store::schema::migrator().migrations().len());
+    /// # Ok::<(), pipeline_store::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`MigrateError::InvalidHistoryTable`] unless `table` is a plain identifier (ASCII letters,
+    /// digits and `_`, not starting with a digit), at most 64 characters, not `sqlite_…`.
+    pub fn history_table(mut self, table: &str) -> Result<Self> {
+        self.history =
+            HistoryTable::named(table).map_err(|reason| MigrateError::InvalidHistoryTable {
+                name: table.to_owned(),
+                reason,
+            })?;
+        Ok(self)
+    }
+
+    /// The table this set keeps its history in.
+    #[must_use]
+    pub fn history_table_name(&self) -> &str {
+        &self.history.name
+    }
+
+    /// This set's history: every row of its history table, by version (empty when there is
+    /// none). Reads only.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Sqlite`](crate::Error::Sqlite) when the table cannot be read.
+    pub fn applied(&self, conn: &Connection) -> Result<Vec<super::AppliedMigration>> {
+        Ok(self.history.read_history(conn)?)
     }
 
     /// The migrations, by version.
@@ -231,15 +276,25 @@ impl Migrator {
     ) -> Result<(Vec<&Migration>, Vec<String>, usize)> {
         let deadline = Instant::now() + wait;
         loop {
-            let recorded = read_recorded(conn)?.unwrap_or_default();
-            match self.plan_with_warnings(&recorded, |v| recorded_description(conn, v)) {
+            let recorded = self.history.read_recorded(conn)?.unwrap_or_default();
+            match self.plan_with_warnings(&recorded, |v| self.history.recorded_description(conn, v))
+            {
                 Ok((pending, warnings)) => return Ok((pending, warnings, recorded.len())),
-                Err(MigrateError::Dirty { version, file }) => {
+                Err(MigrateError::Dirty {
+                    version,
+                    file,
+                    history,
+                }) => {
                     let left = deadline.saturating_duration_since(Instant::now());
                     match lock::explain_dirty(conn, left, version, &file)? {
                         lock::Dirty::Finished => {}
                         lock::Dirty::Abandoned => {
-                            return Err(MigrateError::Dirty { version, file }.into());
+                            return Err(MigrateError::Dirty {
+                                version,
+                                file,
+                                history,
+                            }
+                            .into());
                         }
                     }
                 }
@@ -276,28 +331,29 @@ impl Migrator {
         while let Some(expected) = next {
             let script = expected.up_script();
             let outcome = if script.no_transaction {
-                up_outside_transaction(conn, expected, wait)?
+                up_outside_transaction(conn, &self.history, expected, wait)?
             } else {
                 with_foreign_keys_off(conn, script.foreign_keys_off, |conn| {
                     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
                     // Read again under the write lock: another process may have migrated meanwhile.
-                    let recorded = if let Some(recorded) = read_recorded(&tx)? {
+                    let recorded = if let Some(recorded) = self.history.read_recorded(&tx)? {
                         recorded
                     } else {
-                        tx.execute_batch(CREATE_HISTORY)?;
+                        tx.execute_batch(&self.history.create)?;
                         Vec::new()
                     };
-                    let pending = match self.plan(&recorded, |v| recorded_description(&tx, v)) {
-                        Ok(pending) => up_to(pending),
-                        // Another process started a `-- no-transaction` migration meanwhile:
-                        // plan again outside the transaction, waiting for it.
-                        Err(MigrateError::Dirty { .. }) => return Ok(None),
-                        Err(other) => return Err(other.into()),
-                    };
+                    let pending =
+                        match self.plan(&recorded, |v| self.history.recorded_description(&tx, v)) {
+                            Ok(pending) => up_to(pending),
+                            // Another process started a `-- no-transaction` migration meanwhile:
+                            // plan again outside the transaction, waiting for it.
+                            Err(MigrateError::Dirty { .. }) => return Ok(None),
+                            Err(other) => return Err(other.into()),
+                        };
                     match pending.first() {
                         Some(&m) if m.version == expected.version => {
-                            let elapsed = run_script(&tx, m, script)?;
-                            record(&tx, m, elapsed)?;
+                            let elapsed = run_script(&tx, &self.history, m, script)?;
+                            record(&tx, &self.history, m, elapsed)?;
                             tx.commit()?;
                             Ok(Some(elapsed))
                         }
@@ -350,13 +406,14 @@ impl Migrator {
         let versions: Vec<i64> = pending.iter().map(|m| m.version).collect();
         with_foreign_keys_off(conn, foreign_keys_off, |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let recorded = if let Some(recorded) = read_recorded(&tx)? {
+            let recorded = if let Some(recorded) = self.history.read_recorded(&tx)? {
                 recorded
             } else {
-                tx.execute_batch(CREATE_HISTORY)?;
+                tx.execute_batch(&self.history.create)?;
                 Vec::new()
             };
-            let now_pending = self.plan(&recorded, |v| recorded_description(&tx, v))?;
+            let now_pending =
+                self.plan(&recorded, |v| self.history.recorded_description(&tx, v))?;
             let mut report = MigrationReport::default();
             for m in now_pending
                 .into_iter()
@@ -366,8 +423,8 @@ impl Migrator {
                     foreign_keys_off: false,
                     ..m.up_script()
                 };
-                let elapsed = run_script(&tx, m, script)?;
-                record(&tx, m, elapsed)?;
+                let elapsed = run_script(&tx, &self.history, m, script)?;
+                record(&tx, &self.history, m, elapsed)?;
                 report.applied.push(AppliedStep {
                     version: m.version,
                     description: m.description.to_string(),
@@ -396,12 +453,13 @@ impl Migrator {
 /// it first.
 fn up_outside_transaction(
     conn: &mut Connection,
+    history: &HistoryTable,
     m: &Migration,
     wait: Duration,
 ) -> Result<Option<Duration>> {
     let _running = lock::acquire(conn, wait, m.version, &m.file)?;
-    conn.execute_batch(CREATE_HISTORY)?;
-    let claimed = conn.prepare_cached(CLAIM)?.execute(params![
+    conn.execute_batch(&history.create)?;
+    let claimed = conn.prepare_cached(&history.claim)?.execute(params![
         m.version,
         m.description.as_ref(),
         m.checksum.as_slice()
@@ -412,7 +470,7 @@ fn up_outside_transaction(
     let started = Instant::now();
     run_outside_transaction(conn, m.version, m.up_script())?;
     let elapsed = started.elapsed();
-    conn.prepare_cached(FINISH)?
+    conn.prepare_cached(&history.finish)?
         .execute(params![m.version, nanos(elapsed)])?;
     Ok(Some(elapsed))
 }
@@ -426,8 +484,8 @@ fn up_to(pending: Vec<&Migration>, target: Option<i64>) -> Vec<&Migration> {
 }
 
 /// Writes the history row of an applied migration.
-fn record(tx: &Connection, m: &Migration, elapsed: Duration) -> Result<()> {
-    tx.prepare_cached(INSERT_HISTORY)?.execute(params![
+fn record(tx: &Connection, history: &HistoryTable, m: &Migration, elapsed: Duration) -> Result<()> {
+    tx.prepare_cached(&history.insert)?.execute(params![
         m.version,
         m.description.as_ref(),
         m.checksum.as_slice(),

@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 use log::{debug, warn};
 use rusqlite::Connection;
 
-use super::history::CLAIM;
-use super::{CREATE_HISTORY, Migration, Script};
+use super::{HistoryTable, Migration, Script};
 use crate::error::{MigrateError, Result};
 
 /// Runs a `-- no-transaction` script in autocommit mode. Whatever happens, the connection is
@@ -177,7 +176,12 @@ fn reporting<T>(version: i64, file: &str, f: impl FnOnce() -> T) -> T {
 }
 
 /// Runs one script inside the caller's transaction and returns how long it took.
-pub(super) fn run_script(tx: &Connection, m: &Migration, script: Script<'_>) -> Result<Duration> {
+pub(super) fn run_script(
+    tx: &Connection,
+    history: &HistoryTable,
+    m: &Migration,
+    script: Script<'_>,
+) -> Result<Duration> {
     debug!("running {} (migration {})", script.file, m.version);
     let started = Instant::now();
     reporting(m.version, script.file, || execute_script(tx, script.sql)).map_err(|failure| {
@@ -191,12 +195,13 @@ pub(super) fn run_script(tx: &Connection, m: &Migration, script: Script<'_>) -> 
     if tx.is_autocommit() {
         // What ran before its COMMIT is committed: record the migration as dirty, so the next
         // run says so instead of failing on what half of it already created.
-        if let Err(error) = tx.execute(CREATE_HISTORY, []).and_then(|_| {
-            tx.prepare_cached(CLAIM)?.execute(rusqlite::params![
-                m.version,
-                m.description.as_ref(),
-                m.checksum.as_slice()
-            ])
+        if let Err(error) = tx.execute(&history.create, []).and_then(|_| {
+            tx.prepare_cached(&history.claim)?
+                .execute(rusqlite::params![
+                    m.version,
+                    m.description.as_ref(),
+                    m.checksum.as_slice()
+                ])
         }) {
             warn!("recording migration {} as dirty failed: {error}", m.version);
         }

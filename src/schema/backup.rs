@@ -14,12 +14,15 @@ use crate::migrate::Migrator;
 /// Copies the database into `dir` when migrations are pending and it holds tables.
 pub(super) fn backup_if_pending(
     conn: &Connection,
-    migrator: &Migrator,
+    migrators: &[&Migrator],
     path: &Path,
     dir: &Path,
     wait: Duration,
 ) -> Result<Option<PathBuf>> {
-    let pending = migrator.pending_quiet(conn, wait)?;
+    let mut pending = Vec::new();
+    for migrator in migrators {
+        pending.extend(migrator.pending_quiet(conn, wait)?);
+    }
     let (Some(first), Some(last)) = (pending.first(), pending.last()) else {
         return Ok(None);
     };

@@ -8,6 +8,7 @@ use super::derived::DerivedProblem;
 use super::file::not_a_database;
 use super::migrator;
 use crate::error::Result;
+use crate::migrate::SchemaModel;
 use crate::migrate::{
     Difference, ForeignKeyViolation, MigrationState, MigrationStatus, Migrator, ObjectKind,
 };
@@ -32,6 +33,14 @@ pub struct CheckReport {
     pub line_endings: Vec<MigrationStatus>,
     /// How the schema differs from the one the applied migrations build ([`drift`]).
     pub drift: Vec<Difference>,
+    /// History tables of migration sets that were not given to the check (a host program's,
+    /// found by their shape: sqlx's history columns). Not a problem.
+    pub other_histories: Vec<String>,
+    /// Objects no given set makes that belong to those other sets rather than being drift: when
+    /// other histories are there, their tables, and the indexes, triggers and views on tables
+    /// no given set makes. Not a problem; drift on the given sets' own tables (a column, an
+    /// index added to `pipelines`) still is.
+    pub other_sets: Vec<Difference>,
     /// Derived data out of step with what it is derived from (the tag rows' copies of their
     /// pipeline's name and archived flag, and the trigger that keeps them in step), whether or
     /// not the migrations' replay would lose it too; [`repair_derived`](super::repair_derived)
@@ -76,13 +85,34 @@ pub fn check(conn: &Connection) -> Result<CheckReport> {
 ///
 /// As [`check`].
 pub fn check_with(conn: &Connection, migrator: &Migrator) -> Result<CheckReport> {
-    check_report(conn, migrator).map_err(|error| match conn.path() {
+    check_sets(conn, &[migrator])
+}
+
+/// [`check`] of a host program's database: this crate's migrations and the host's, each
+/// against its own history table; the host's tables are then part of the expected schema, not
+/// drift. The same as `check_sets(conn, &[schema::migrator(), host])`.
+///
+/// # Errors
+///
+/// As [`check`].
+pub fn check_host(conn: &Connection, host: &Migrator) -> Result<CheckReport> {
+    check_sets(conn, &[migrator(), host])
+}
+
+/// [`check`] against several sets of migrations, each with its own history table, replayed in
+/// turn for drift.
+///
+/// # Errors
+///
+/// As [`check`].
+pub fn check_sets(conn: &Connection, sets: &[&Migrator]) -> Result<CheckReport> {
+    check_report(conn, sets).map_err(|error| match conn.path() {
         Some(path) if !path.is_empty() => not_a_database(error, Path::new(path)),
         _ => error,
     })
 }
 
-fn check_report(conn: &Connection, migrator: &Migrator) -> Result<CheckReport> {
+fn check_report(conn: &Connection, sets: &[&Migrator]) -> Result<CheckReport> {
     let mut report = CheckReport::default();
     let mut statement = conn.prepare("PRAGMA integrity_check")?;
     let mut rows = statement.query([])?;
@@ -94,7 +124,77 @@ fn check_report(conn: &Connection, migrator: &Migrator) -> Result<CheckReport> {
     }
     drop(rows);
     report.foreign_keys = crate::migrate::foreign_key_violations(conn)?;
-    let status = migrator.status(conn)?;
+    for migrator in sets {
+        sort_status(&mut report, migrator.status(conn)?);
+    }
+    let expected = crate::migrate::expected_schema(sets, conn)?;
+    let found = crate::migrate::schema_model(conn)?;
+    let drift = crate::migrate::schema_diff(&expected, &found);
+    report.other_histories = found
+        .histories()
+        .iter()
+        .filter(|h| {
+            !sets
+                .iter()
+                .any(|m| m.history_table_name().eq_ignore_ascii_case(h))
+        })
+        .cloned()
+        .collect();
+    if report.other_histories.is_empty() {
+        report.drift = drift;
+    } else {
+        for difference in drift {
+            if belongs_to_another_set(conn, &expected, &found, &difference) {
+                report.other_sets.push(difference);
+            } else {
+                report.drift.push(difference);
+            }
+        }
+    }
+    if let Some(derived) = super::derived::problems(conn)? {
+        // The copy trigger is judged against what the library's migration creates, whatever
+        // the replayed migrations make of it (a rebuild of `pipelines` in another set may lose
+        // it there too), and reported once, here.
+        report.drift.retain(|d| {
+            !(d.kind == ObjectKind::Trigger && d.object.eq_ignore_ascii_case(COPY_TRIGGER))
+        });
+        report.derived = derived;
+    }
+    Ok(report)
+}
+
+/// Whether an unexpected object is another set's: a table, or an index, trigger or view on a
+/// table that no given set makes.
+fn belongs_to_another_set(
+    conn: &Connection,
+    expected: &SchemaModel,
+    found: &SchemaModel,
+    difference: &Difference,
+) -> bool {
+    if difference.property != "unexpected" {
+        return false;
+    }
+    match difference.kind {
+        ObjectKind::Table | ObjectKind::View => true,
+        ObjectKind::Index => found
+            .index_table(&difference.object)
+            .is_some_and(|table| !expected.has_table(table)),
+        ObjectKind::Trigger => {
+            let table: Option<String> = conn
+                .query_row(
+                    "SELECT tbl_name FROM sqlite_master WHERE type = 'trigger' AND lower(name) = lower(?1)",
+                    [&difference.object],
+                    |r| r.get(0),
+                )
+                .ok();
+            table.is_some_and(|table| !expected.has_table(&table))
+        }
+        _ => false,
+    }
+}
+
+/// Files a set's status rows under what they mean.
+fn sort_status(report: &mut CheckReport, status: Vec<MigrationStatus>) {
     let latest_applied = status
         .iter()
         .filter(|row| row.applied.is_some())
@@ -113,17 +213,6 @@ fn check_report(conn: &Connection, migrator: &Migrator) -> Result<CheckReport> {
             _ => report.migrations.push(row),
         }
     }
-    report.drift = migrator.drift(conn)?;
-    if let Some(derived) = super::derived::problems(conn)? {
-        // The copy trigger is judged against what the library's migration creates, whatever
-        // the replayed migrations make of it (a rebuild of `pipelines` in another set may lose
-        // it there too), and reported once, here.
-        report.drift.retain(|d| {
-            !(d.kind == ObjectKind::Trigger && d.object.eq_ignore_ascii_case(COPY_TRIGGER))
-        });
-        report.derived = derived;
-    }
-    Ok(report)
 }
 
 /// How the live schema differs from the schema the applied migrations build when replayed on

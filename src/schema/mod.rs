@@ -51,7 +51,7 @@ use crate::migrate::{Embedded, Migration, MigrationReport, Migrator};
 /// The one type for a row whose foreign key points nowhere, owned by [`crate::migrate`].
 pub use crate::migrate::ForeignKeyViolation;
 pub use backup::backup;
-pub use check::{CheckReport, check, check_with, drift};
+pub use check::{CheckReport, check, check_host, check_sets, check_with, drift};
 pub use derived::{DerivedProblem, DerivedRepair, repair_derived};
 pub use open::{JournalMode, OpenOptions, Synchronous};
 pub use rehearse::{Rehearsal, RehearsalStep, TableRows};
@@ -170,11 +170,50 @@ pub(crate) fn is_in_memory(url: &str) -> Result<bool> {
     Ok(DatabaseUrl::parse(url)?.location == Location::Memory)
 }
 
-/// Applies this crate's pending migrations to an open connection.
+/// Applies this crate's pending migrations to an open connection, first switching its foreign
+/// keys on (the cascades the schema relies on hold only then; upstream SQLite starts with them
+/// off).
+///
+/// ```
+/// let mut conn = rusqlite::Connection::open_in_memory()?;
+/// conn.pragma_update(None, "foreign_keys", false)?;
+/// pipeline_store::ensure_schema(&mut conn)?;
+/// let on: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
+/// assert!(on);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 ///
 /// # Errors
 ///
-/// See [`Migrator::run`].
+/// [`MigrateError::InTransaction`](crate::migrate::MigrateError::InTransaction) inside a
+/// transaction (where SQLite ignores the switch, and migrations cannot run);
+/// [`Error::ForeignKeysUnavailable`] when this SQLite cannot enforce them; otherwise see
+/// [`Migrator::run`].
 pub fn ensure_schema(conn: &mut Connection) -> Result<MigrationReport> {
-    migrator().run(conn)
+    let mut reports = ensure_schema_with(conn, &[migrator()])?;
+    Ok(reports.pop().unwrap_or_default())
+}
+
+/// [`ensure_schema`] for several sets in turn, each with its own history table: this crate's
+/// and a host's (`&[schema::migrator(), &host]`). One report per set.
+///
+/// # Errors
+///
+/// As [`ensure_schema`];
+/// [`MigrateError::SharedHistoryTable`](crate::migrate::MigrateError::SharedHistoryTable) when
+/// two sets keep their history in the same table.
+pub fn ensure_schema_with(
+    conn: &mut Connection,
+    migrators: &[&Migrator],
+) -> Result<Vec<MigrationReport>> {
+    if !conn.is_autocommit() {
+        return Err(crate::migrate::MigrateError::InTransaction.into());
+    }
+    open::shared_history(migrators)?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    let value: i64 = conn.pragma_query_value(None, "foreign_keys", |row| row.get(0))?;
+    if value != 1 {
+        return Err(Error::ForeignKeysUnavailable { value });
+    }
+    migrators.iter().map(|m| m.run(conn)).collect()
 }

@@ -15,6 +15,22 @@ use super::{media, migrator};
 use crate::error::{Error, Result};
 use crate::migrate::{MigrationReport, Migrator};
 
+/// Refuses sets that would share a history table: each set's checks need its own.
+pub(super) fn shared_history(migrators: &[&Migrator]) -> Result<()> {
+    for (i, a) in migrators.iter().enumerate() {
+        if migrators[..i].iter().any(|b| {
+            b.history_table_name()
+                .eq_ignore_ascii_case(a.history_table_name())
+        }) {
+            return Err(crate::migrate::MigrateError::SharedHistoryTable {
+                history: a.history_table_name().to_owned(),
+            }
+            .into());
+        }
+    }
+    Ok(())
+}
+
 /// How many prepared statements each connection keeps: every repository statement fits.
 const STATEMENT_CACHE_CAPACITY: usize = 96;
 
@@ -308,9 +324,110 @@ impl OpenOptions {
         url: &str,
         migrator: &Migrator,
     ) -> Result<(Connection, MigrationReport)> {
+        let (conn, mut reports) = self.open_with_migrators(url, &[migrator])?;
+        Ok((conn, reports.pop().unwrap_or_default()))
+    }
+
+    /// Opens a host program's database: this crate's migrations (in `_sqlx_migrations`), then
+    /// the host's `migrations` (in the history table the host's [`Migrator`] names, see
+    /// [`Migrator::history_table`]), in one open. The same as
+    /// `open_with_migrators(url, &[schema::migrator(), host])`; returns the two reports.
+    ///
+    /// ```
+    /// use pipeline_store::migrate::{Migration, Migrator};
+    /// use pipeline_store::schema::OpenOptions;
+    ///
+    /// let host = Migrator::new(vec![Migration::new(
+    ///     20261201090000,
+    ///     "create jobs",
+    ///     "CREATE TABLE jobs (id INTEGER PRIMARY KEY, pipeline_id TEXT NOT NULL REFERENCES pipelines(id) ON DELETE CASCADE);",
+    /// )])?
+    /// .history_table("_myapp_migrations")?;
+    /// let dir = tempfile::tempdir()?;
+    /// let url = dir.path().join("app.db").display().to_string();
+    /// let (_conn, reports) = OpenOptions::new().open_host(&url, &host)?;
+    /// assert_eq!(reports[1].applied.len(), 1);
+    /// // Every other entry point opens it too: the library's history holds the library's rows only.
+    /// pipeline_store::initialize_database(&url)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`OpenOptions::open_with_migrators`].
+    pub fn open_host(
+        &self,
+        url: &str,
+        host: &Migrator,
+    ) -> Result<(Connection, Vec<MigrationReport>)> {
+        self.open_with_migrators(url, &[migrator(), host])
+    }
+
+    /// Opens the database at `url` and brings it up to date with each set of `migrators` in
+    /// turn (each keeps its own history table; typically this crate's set, then a host's).
+    /// Returns one report per set, in the same order.
+    ///
+    /// Every guarantee of a single set holds for each: every set is validated before the first
+    /// byte changes (a refused open changes nothing, whichever set refused), each migration
+    /// commits with its history row, racing processes apply each migration once. With
+    /// [`backup_before_migrate`](Self::backup_before_migrate) one copy is taken before the
+    /// first migration of any set; with [`rehearse_before_migrate`](Self::rehearse_before_migrate)
+    /// the sets are rehearsed in turn on one copy.
+    ///
+    /// # Errors
+    ///
+    /// [`MigrateError::SharedHistoryTable`](crate::migrate::MigrateError::SharedHistoryTable)
+    /// when two sets keep their history in the same table; otherwise as [`OpenOptions::open`].
+    pub fn open_with_migrators(
+        &self,
+        url: &str,
+        migrators: &[&Migrator],
+    ) -> Result<(Connection, Vec<MigrationReport>)> {
+        shared_history(migrators)?;
         let target = DatabaseUrl::parse(url)?;
         let read_only = self.read_only || target.mode == Some(Mode::Ro);
-        let mut conn = match &target.location {
+        let located = |e: Error| match &target.location {
+            Location::File(path) => not_a_database(e, path),
+            Location::Memory => e,
+        };
+        let mut conn = self.connect(url, &target, read_only, migrators)?;
+        let mut reports = Vec::with_capacity(migrators.len());
+        if !self.migrate {
+            reports.resize_with(migrators.len(), MigrationReport::default);
+        } else if read_only {
+            for migrator in migrators {
+                reports.push(self.pending_report(&conn, migrator, &target.location)?);
+            }
+        } else {
+            let backup = self.safeguards(&conn, migrators, &target.location)?;
+            for migrator in migrators {
+                reports.push(
+                    migrator
+                        .run_waiting(&mut conn, self.busy_timeout)
+                        .map_err(located)?,
+                );
+            }
+            if let Some(first) = reports.first_mut() {
+                *first = std::mem::take(first).with_backup(backup);
+            }
+        }
+        if self.migrate {
+            let applied = reports.iter().any(|r| !r.applied.is_empty());
+            super::derived::warn_if_not_kept(&conn, applied);
+        }
+        Ok((conn, reports))
+    }
+
+    /// A configured connection, in the configured journal mode when opened for writing (every
+    /// set validated first, so a refused open changes no byte of a rollback-journal file).
+    fn connect(
+        &self,
+        url: &str,
+        target: &DatabaseUrl,
+        read_only: bool,
+        migrators: &[&Migrator],
+    ) -> Result<Connection> {
+        let path = match &target.location {
             Location::Memory => {
                 if read_only {
                     return Err(Error::InvalidUrl {
@@ -320,83 +437,73 @@ impl OpenOptions {
                 }
                 let conn = Connection::open_in_memory()?;
                 self.configure(&conn)?;
-                conn
+                return Ok(conn);
             }
-            Location::File(path) => {
-                let create =
-                    !read_only && self.create_if_missing && !matches!(target.mode, Some(Mode::Rw));
-                let (conn, header_wal) = open_file(path, read_only, create)
-                    .map_err(|e| media::explain(e, path, !read_only))?;
-                let conn = if read_only {
-                    self.readable(conn, path)?
-                } else {
-                    self.configure(&conn)
-                        .map_err(|e| media::explain(not_a_database(e, path), path, true))?;
-                    // SQLite opens a file it may not write read-only, without a word.
-                    if conn.is_readonly(rusqlite::MAIN_DB)? {
-                        return Err(media::refuse_writing(path));
-                    }
-                    if self.persistent_wal && self.journal_mode == JournalMode::Wal {
-                        persist_wal(&conn);
-                    }
-                    conn
-                };
-                // WAL is kept in the file's header: a header that says so needs no pragma.
-                let in_mode = header_wal && self.journal_mode == JournalMode::Wal;
-                if !read_only
-                    && !in_mode
-                    && !self
-                        .journal_mode_is_set(&conn)
-                        .map_err(|e| media::explain(not_a_database(e, path), path, true))?
-                {
-                    // Validate the history before the first byte changes: a refused open leaves
-                    // a rollback-journal file exactly as it was.
-                    if self.migrate {
-                        migrator
-                            .pending_quiet(&conn, self.busy_timeout)
-                            .map_err(|e| not_a_database(e, path))?;
-                    }
-                    self.set_journal_mode(&conn, path)
+            Location::File(path) => path,
+        };
+        let create = !read_only && self.create_if_missing && !matches!(target.mode, Some(Mode::Rw));
+        let (conn, header_wal) =
+            open_file(path, read_only, create).map_err(|e| media::explain(e, path, !read_only))?;
+        if read_only {
+            return self.readable(conn, path);
+        }
+        let explain = |e| media::explain(not_a_database(e, path), path, true);
+        self.configure(&conn).map_err(explain)?;
+        // SQLite opens a file it may not write read-only, without a word.
+        if conn.is_readonly(rusqlite::MAIN_DB)? {
+            return Err(media::refuse_writing(path));
+        }
+        if self.persistent_wal && self.journal_mode == JournalMode::Wal {
+            persist_wal(&conn);
+        }
+        // WAL is kept in the file's header: a header that says so needs no pragma.
+        let in_mode = header_wal && self.journal_mode == JournalMode::Wal;
+        if !in_mode && !self.journal_mode_is_set(&conn).map_err(explain)? {
+            // Validate the history before the first byte changes: a refused open leaves a
+            // rollback-journal file exactly as it was.
+            if self.migrate {
+                for migrator in migrators {
+                    migrator
+                        .pending_quiet(&conn, self.busy_timeout)
                         .map_err(|e| not_a_database(e, path))?;
                 }
-                conn
             }
-        };
-        let report = if !self.migrate {
-            MigrationReport::default()
-        } else if read_only {
-            self.pending_report(&conn, migrator, &target.location)?
-        } else {
-            if self.rehearse && matches!(target.location, Location::File(_)) {
-                let pending = migrator.pending_quiet(&conn, self.busy_timeout)?;
-                if !pending.is_empty() {
-                    let report = migrator.rehearse(&conn, None)?;
-                    if !report.is_ok() {
-                        return Err(Error::RehearsalRefused {
-                            report: Box::new(report),
-                        });
-                    }
-                }
-            }
-            let backup = match (&self.backup_dir, &target.location) {
-                (Some(dir), Location::File(path)) => {
-                    { backup_if_pending(&conn, migrator, path, dir, self.busy_timeout) }
-                        .map_err(|e| not_a_database(e, path))?
-                }
-                _ => None,
-            };
-            migrator
-                .run_waiting(&mut conn, self.busy_timeout)
-                .map_err(|e| match &target.location {
-                    Location::File(path) => not_a_database(e, path),
-                    Location::Memory => e,
-                })?
-                .with_backup(backup)
-        };
-        if self.migrate {
-            super::derived::warn_if_not_kept(&conn, !report.applied.is_empty());
+            self.set_journal_mode(&conn, path)
+                .map_err(|e| not_a_database(e, path))?;
         }
-        Ok((conn, report))
+        Ok(conn)
+    }
+
+    /// The rehearsal and the backup asked for, before the first migration of any set; the
+    /// backup's path when one was taken.
+    fn safeguards(
+        &self,
+        conn: &Connection,
+        migrators: &[&Migrator],
+        location: &Location,
+    ) -> Result<Option<PathBuf>> {
+        let Location::File(path) = location else {
+            return Ok(None);
+        };
+        if self.rehearse {
+            let mut pending = false;
+            for migrator in migrators {
+                pending |= !migrator.pending_quiet(conn, self.busy_timeout)?.is_empty();
+            }
+            if pending {
+                let report = super::rehearse::rehearse_sets(migrators, conn, None)?;
+                if !report.is_ok() {
+                    return Err(Error::RehearsalRefused {
+                        report: Box::new(report),
+                    });
+                }
+            }
+        }
+        match &self.backup_dir {
+            Some(dir) => backup_if_pending(conn, migrators, path, dir, self.busy_timeout)
+                .map_err(|e| not_a_database(e, path)),
+            None => Ok(None),
+        }
     }
 
     /// What a read-only open reports: the pending migrations, which it does not apply.

@@ -137,45 +137,65 @@ impl Migrator {
     /// be read. A migration that fails on the copy is not an error: it is the rehearsal's
     /// [`failure`](Rehearsal::failure).
     pub fn rehearse(&self, conn: &Connection, keep: Option<&Path>) -> Result<Rehearsal> {
-        let Some(source) = conn.path().filter(|p| !p.is_empty()) else {
-            return Err(Error::invalid(
-                "database",
-                "an in-memory database cannot be rehearsed on a copy; open a file",
-            ));
-        };
-        let scratch = tempfile_dir(Path::new(source))?;
-        let copy_path = match keep {
-            Some(path) => path.to_path_buf(),
-            None => scratch.path.join("rehearsal.db"),
-        };
-        let started = Instant::now();
-        backup(conn, &copy_path)?;
-        let copy_time = started.elapsed();
-        let mut copy = Connection::open(&copy_path)?;
-        copy.pragma_update(None, "foreign_keys", true)?;
-        let size_before = std::fs::metadata(&copy_path).map_or(0, |m| m.len());
-        let pending: Vec<&Migration> = self
+        rehearse_sets(&[self], conn, keep)
+    }
+}
+
+/// Rehearses several sets on one copy, in turn (each one's pending migrations as they are once
+/// the sets before it were applied): what [`Migrator::rehearse`] does for one, and an open of
+/// a host's database for the library's set and the host's.
+///
+/// # Errors
+///
+/// As [`Migrator::rehearse`].
+pub(crate) fn rehearse_sets(
+    sets: &[&Migrator],
+    conn: &Connection,
+    keep: Option<&Path>,
+) -> Result<Rehearsal> {
+    let Some(source) = conn.path().filter(|p| !p.is_empty()) else {
+        return Err(Error::invalid(
+            "database",
+            "an in-memory database cannot be rehearsed on a copy; open a file",
+        ));
+    };
+    let scratch = tempfile_dir(Path::new(source))?;
+    let copy_path = match keep {
+        Some(path) => path.to_path_buf(),
+        None => scratch.path.join("rehearsal.db"),
+    };
+    let started = Instant::now();
+    backup(conn, &copy_path)?;
+    let copy_time = started.elapsed();
+    let mut copy = Connection::open(&copy_path)?;
+    copy.pragma_update(None, "foreign_keys", true)?;
+    let size_before = std::fs::metadata(&copy_path).map_or(0, |m| m.len());
+    let mut rehearsal = Rehearsal {
+        steps: Vec::new(),
+        findings: Vec::new(),
+        failure: None,
+        integrity: Vec::new(),
+        size_before,
+        size_after: size_before,
+        copy_time,
+        kept: keep.map(Path::to_path_buf),
+    };
+    'sets: for set in sets {
+        let pending: Vec<&Migration> = set
             .pending_quiet(&copy, Duration::ZERO)?
             .iter()
-            .filter_map(|p| self.migrations().iter().find(|m| m.version() == p.version))
+            .filter_map(|p| set.migrations().iter().find(|m| m.version() == p.version))
             .collect();
         let scripts: Vec<(&Migration, Script<'_>)> =
             pending.iter().map(|m| (*m, m.up_script())).collect();
-        let mut rehearsal = Rehearsal {
-            steps: Vec::new(),
-            findings: crate::migrate::lint_findings(&copy, &scripts),
-            failure: None,
-            integrity: Vec::new(),
-            size_before,
-            size_after: size_before,
-            copy_time,
-            kept: keep.map(Path::to_path_buf),
-        };
+        rehearsal
+            .findings
+            .extend(crate::migrate::lint_findings(&copy, &scripts));
         for m in pending {
             let rows_before = row_counts(&copy)?;
             let schema_before = crate::migrate::schema_model(&copy)?;
             let started = Instant::now();
-            if let Err(error) = self.run_to(&mut copy, m.version()) {
+            if let Err(error) = set.run_to(&mut copy, m.version()) {
                 rehearsal.failure = Some(match &error {
                     Error::Migrate(MigrateError::Lint { .. }) => format!(
                         "the linter refuses migration {} ({}): {error}",
@@ -184,7 +204,7 @@ impl Migrator {
                     ),
                     _ => error.to_string(),
                 });
-                break;
+                break 'sets;
             }
             let elapsed = started.elapsed();
             let rows_after = row_counts(&copy)?;
@@ -200,16 +220,16 @@ impl Migrator {
                 foreign_keys: crate::migrate::foreign_key_violations(&copy)?,
             });
         }
-        let mut statement = copy.prepare("PRAGMA integrity_check")?;
-        rehearsal.integrity = statement
-            .query_map([], |r| r.get::<_, String>(0))?
-            .filter(|line| !matches!(line.as_deref(), Ok("ok")))
-            .collect::<rusqlite::Result<_>>()?;
-        drop(statement);
-        drop(copy);
-        rehearsal.size_after = std::fs::metadata(&copy_path).map_or(0, |m| m.len());
-        Ok(rehearsal)
     }
+    let mut statement = copy.prepare("PRAGMA integrity_check")?;
+    rehearsal.integrity = statement
+        .query_map([], |r| r.get::<_, String>(0))?
+        .filter(|line| !matches!(line.as_deref(), Ok("ok")))
+        .collect::<rusqlite::Result<_>>()?;
+    drop(statement);
+    drop(copy);
+    rehearsal.size_after = std::fs::metadata(&copy_path).map_or(0, |m| m.len());
+    Ok(rehearsal)
 }
 
 /// A directory beside the database for the copy, removed when dropped (beside it, so the copy
