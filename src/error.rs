@@ -211,6 +211,16 @@ pub enum Error {
         source: r2d2::Error,
     },
 
+    /// No pooled connection came free within the pool's connection timeout (`pool.get()`
+    /// failed), with the last error met opening one, if any: `?` on `pool.get()` gives this.
+    #[cfg(feature = "r2d2")]
+    #[error("no pooled connection within the pool's timeout: {source}")]
+    PoolTimeout {
+        /// r2d2's error.
+        #[from]
+        source: r2d2::Error,
+    },
+
     /// A migration could not be loaded, validated or applied.
     #[error(transparent)]
     Migrate(#[from] MigrateError),
@@ -227,6 +237,22 @@ pub enum Error {
     /// The database is locked by another connection and stayed locked past the busy timeout.
     #[error("the database stayed locked by another connection past the busy timeout: {source}")]
     Busy {
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
+
+    /// A write inside a caller's deferred transaction that had already read, after another
+    /// connection wrote: SQLite cannot turn that read into a write (its snapshot is stale, or
+    /// waiting could deadlock), so it answers at once, whatever the busy timeout. Begin such a
+    /// transaction as a write from the start ([`repo::write_transaction`](crate::repo::write_transaction),
+    /// or `TransactionBehavior::Immediate`) and run it again.
+    #[error(
+        "a write in a deferred transaction that had already read cannot proceed: another \
+         connection wrote since, and SQLite does not upgrade such a transaction (it answers at \
+         once, without waiting for the busy timeout); begin the transaction with \
+         repo::write_transaction or TransactionBehavior::Immediate and run it again: {source}"
+    )]
+    DeferredWrite {
         /// SQLite's error.
         source: rusqlite::Error,
     },
@@ -262,6 +288,11 @@ impl From<rusqlite::Error> for Error {
                 source: error,
             };
         }
+        if let rusqlite::Error::SqliteFailure(failure, _) = &error
+            && failure.extended_code == rusqlite::ffi::SQLITE_BUSY_SNAPSHOT
+        {
+            return Self::DeferredWrite { source: error };
+        }
         match error.sqlite_error_code() {
             Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
                 Self::Busy { source: error }
@@ -289,6 +320,7 @@ impl Error {
             Self::Open { source, .. }
             | Self::Constraint { source, .. }
             | Self::Busy { source }
+            | Self::DeferredWrite { source }
             | Self::ReadOnly { source }
             | Self::Full { source }
             | Self::Backup { source, .. }

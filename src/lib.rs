@@ -17,7 +17,7 @@ pub mod schema;
 
 pub use error::{ConstraintKind, Error, MigrateError, Result};
 #[cfg(feature = "r2d2")]
-pub use pool::pool;
+pub use pool::{pool, pool_with, pool_with_migrators};
 pub use schema::{create_database_if_missing, database_exists, ensure_schema, initialize_database};
 
 /// The `rusqlite` this crate is built on, so callers use the same `Connection` type.

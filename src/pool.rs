@@ -28,6 +28,7 @@
 use rusqlite::Connection;
 
 use crate::error::{Error, Result};
+use crate::migrate::Migrator;
 use crate::schema::OpenOptions;
 
 /// Opens the pool's connections: an [`r2d2::ManageConnection`] over [`OpenOptions`].
@@ -107,8 +108,38 @@ pub fn pool_with(
     size: u32,
     options: &OpenOptions,
 ) -> Result<r2d2::Pool<ConnectionManager>> {
+    pool_with_migrators(url, size, options, &[crate::schema::migrator()])
+}
+
+/// [`pool_with`] for a host program's database: the pending migrations of each set (this
+/// crate's, then the host's, each with its own history table) applied once, before the pool is
+/// built, as [`OpenOptions::open_with_migrators`] applies them.
+///
+/// ```
+/// use pipeline_store::migrate::{Migration, Migrator};
+///
+/// let host = Migrator::new(vec![Migration::new(1, "create jobs", "CREATE TABLE jobs (id INTEGER PRIMARY KEY);")])?
+///     .history_table("_myapp_migrations")?;
+/// let dir = tempfile::tempdir()?;
+/// let url = dir.path().join("app.db").display().to_string();
+/// let pool = pipeline_store::pool_with_migrators(
+///     &url, 4, &pipeline_store::schema::OpenOptions::new(), &[pipeline_store::schema::migrator(), &host])?;
+/// let conn = pool.get()?;
+/// conn.execute("INSERT INTO jobs DEFAULT VALUES", [])?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// As [`pool`].
+pub fn pool_with_migrators(
+    url: &str,
+    size: u32,
+    options: &OpenOptions,
+    migrators: &[&Migrator],
+) -> Result<r2d2::Pool<ConnectionManager>> {
     let manager = ConnectionManager::new(url, options)?;
-    drop(options.open(url)?);
+    drop(options.open_with_migrators(url, migrators)?);
     r2d2::Pool::builder()
         .max_size(size)
         .test_on_check_out(true)

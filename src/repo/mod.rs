@@ -29,8 +29,41 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, types::F
 use crate::error::{Error, Result};
 use crate::model::PipelineId;
 
+/// Begins a transaction that writes: `BEGIN IMMEDIATE`, which takes the write lock at once
+/// (waiting up to the busy timeout for it), so reads and writes inside it never meet
+/// [`Error::DeferredWrite`]. The way to compose several repository calls, reads first, into one
+/// atomic change; like [`Connection::unchecked_transaction`] it takes `&Connection`, and it
+/// rolls back when dropped without [`commit`](rusqlite::Transaction::commit).
+///
+/// ```
+/// use pipeline_store::model::NewPipeline;
+/// use pipeline_store::repo::{self, metrics, pipelines};
+///
+/// let conn = pipeline_store::initialize_database(":memory:")?;
+/// let p = pipelines::create(&conn, &NewPipeline::new("nightly"))?;
+/// let tx = repo::write_transaction(&conn)?;
+/// let done = metrics::get(&tx, &p.id)?.map_or(0, |m| m.bytes_processed);
+/// metrics::update_progress(&tx, &p.id, done + 4096, 1)?;
+/// tx.commit()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// [`Error::Busy`] when another connection holds the write lock past the busy timeout;
+/// [`Error::Sqlite`] inside another transaction (SQLite does not nest them: use the repository
+/// functions directly, they make savepoints).
+pub fn write_transaction(conn: &Connection) -> Result<rusqlite::Transaction<'_>> {
+    Ok(rusqlite::Transaction::new_unchecked(
+        conn,
+        TransactionBehavior::Immediate,
+    )?)
+}
+
 /// Runs `f` atomically: in a new `BEGIN IMMEDIATE` transaction, or in a savepoint of the
-/// caller's open transaction.
+/// caller's open transaction. In a caller's transaction that has read but not written, a
+/// `SQLITE_BUSY` is the refused upgrade of a deferred transaction, not a timeout:
+/// [`Error::DeferredWrite`].
 pub(crate) fn write<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
     if conn.is_autocommit() {
         let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
@@ -38,8 +71,15 @@ pub(crate) fn write<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<
         tx.commit()?;
         Ok(value)
     } else {
+        let read_only_so_far = conn
+            .transaction_state(Some(rusqlite::MAIN_DB))
+            .is_ok_and(|state| state == rusqlite::TransactionState::Read);
         conn.execute_batch("SAVEPOINT pipeline_store")?;
-        match f(conn) {
+        let outcome = f(conn).map_err(|error| match error {
+            Error::Busy { source } if read_only_so_far => Error::DeferredWrite { source },
+            other => other,
+        });
+        match outcome {
             Ok(value) => {
                 conn.execute_batch("RELEASE pipeline_store")?;
                 Ok(value)

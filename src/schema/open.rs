@@ -2,6 +2,7 @@
 //! in which an open validates, switches the journal mode and migrates.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -170,6 +171,17 @@ pub struct OpenOptions {
     persistent_wal: bool,
     mmap_size: Option<u64>,
     cache_size_kib: Option<u32>,
+    on_connect: Option<OnConnect>,
+}
+
+/// A host's callback for every new connection, before any migration runs.
+#[derive(Clone)]
+struct OnConnect(Arc<dyn Fn(&Connection) -> rusqlite::Result<()> + Send + Sync>);
+
+impl std::fmt::Debug for OnConnect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OnConnect(..)")
+    }
 }
 
 impl Default for OpenOptions {
@@ -194,6 +206,7 @@ impl OpenOptions {
             persistent_wal: true,
             mmap_size: None,
             cache_size_kib: None,
+            on_connect: None,
         }
     }
 
@@ -266,6 +279,33 @@ impl OpenOptions {
     /// holds up to 8 times this).
     pub fn cache_size_kib(&mut self, kib: u32) -> &mut Self {
         self.cache_size_kib = Some(kib);
+        self
+    }
+
+    /// Runs `f` on every connection this opens (the pool's too), after the pragmas and before
+    /// any migration: to register functions and collations the host's migrations or queries
+    /// use, or to set pragmas of its own. An error from `f` fails the open.
+    ///
+    /// ```
+    /// use pipeline_store::rusqlite::functions::FunctionFlags;
+    /// use pipeline_store::schema::OpenOptions;
+    ///
+    /// let conn = OpenOptions::new()
+    ///     .on_connect(|conn| {
+    ///         conn.create_scalar_function("shout", 1, FunctionFlags::SQLITE_DETERMINISTIC, |ctx| {
+    ///             Ok(ctx.get::<String>(0)?.to_uppercase())
+    ///         })
+    ///     })
+    ///     .open(":memory:")?;
+    /// let loud: String = conn.query_row("SELECT shout('hi')", [], |r| r.get(0))?;
+    /// assert_eq!(loud, "HI");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn on_connect(
+        &mut self,
+        f: impl Fn(&Connection) -> rusqlite::Result<()> + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.on_connect = Some(OnConnect(Arc::new(f)));
         self
     }
 
@@ -383,14 +423,58 @@ impl OpenOptions {
         url: &str,
         migrators: &[&Migrator],
     ) -> Result<(Connection, Vec<MigrationReport>)> {
+        self.open_target(url, &DatabaseUrl::parse(url)?, migrators)
+    }
+
+    /// [`open`](Self::open) by path instead of URL: the path is taken as it is, whatever
+    /// characters it holds (non-UTF-8 ones included), and never read as a URL.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let conn = pipeline_store::schema::OpenOptions::new().open_path(dir.path().join("a?b#c.db"))?;
+    /// # drop(conn);
+    /// # Ok::<(), pipeline_store::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](Self::open).
+    pub fn open_path(&self, path: impl AsRef<Path>) -> Result<Connection> {
+        self.open_path_with_migrators(path, &[migrator()])
+            .map(|(conn, _)| conn)
+    }
+
+    /// [`open_with_migrators`](Self::open_with_migrators) by path.
+    ///
+    /// # Errors
+    ///
+    /// As [`open_with_migrators`](Self::open_with_migrators).
+    pub fn open_path_with_migrators(
+        &self,
+        path: impl AsRef<Path>,
+        migrators: &[&Migrator],
+    ) -> Result<(Connection, Vec<MigrationReport>)> {
+        let path = path.as_ref();
+        let target = DatabaseUrl {
+            location: Location::File(path.to_path_buf()),
+            mode: None,
+        };
+        self.open_target(&path.display().to_string(), &target, migrators)
+    }
+
+    fn open_target(
+        &self,
+        url: &str,
+        target: &DatabaseUrl,
+        migrators: &[&Migrator],
+    ) -> Result<(Connection, Vec<MigrationReport>)> {
         shared_history(migrators)?;
-        let target = DatabaseUrl::parse(url)?;
         let read_only = self.read_only || target.mode == Some(Mode::Ro);
         let located = |e: Error| match &target.location {
             Location::File(path) => not_a_database(e, path),
             Location::Memory => e,
         };
-        let mut conn = self.connect(url, &target, read_only, migrators)?;
+        let mut conn = self.connect(url, target, read_only, migrators)?;
         let mut reports = Vec::with_capacity(migrators.len());
         if !self.migrate {
             reports.resize_with(migrators.len(), MigrationReport::default);
@@ -575,7 +659,11 @@ impl OpenOptions {
         if let Some(kib) = self.cache_size_kib {
             conn.pragma_update(None, "cache_size", -i64::from(kib))?;
         }
-        foreign_keys_enforced(conn)
+        foreign_keys_enforced(conn)?;
+        if let Some(OnConnect(f)) = &self.on_connect {
+            f(conn)?;
+        }
+        Ok(())
     }
 
     /// Whether the file is already in the configured journal mode (reading it writes nothing).

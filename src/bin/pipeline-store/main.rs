@@ -19,8 +19,8 @@ use pipeline_store::{Error, MigrateError};
 use crate::commands::check::check;
 use crate::commands::init::{demo, init};
 use crate::commands::migrate::{
-    migrate_add, migrate_baseline, migrate_diff, migrate_info, migrate_lint, migrate_rehearse,
-    migrate_repair, migrate_revert, migrate_run, migrate_validate,
+    Source, migrate_add, migrate_baseline, migrate_diff, migrate_info, migrate_lint,
+    migrate_rehearse, migrate_repair, migrate_revert, migrate_run, migrate_validate,
 };
 use crate::commands::pipeline::pipeline;
 
@@ -65,6 +65,11 @@ pub(crate) enum Command {
     Demo,
     /// Inspect, apply and add migrations.
     Migrate {
+        /// The history table of the migrations given with `--source` (default
+        /// `_sqlx_migrations`): a host program's set kept beside this crate's in one database.
+        /// The other sets' tables and rows are never read or written.
+        #[arg(long, global = true, value_name = "TABLE")]
+        history_table: Option<String>,
         #[command(subcommand)]
         command: MigrateCommand,
     },
@@ -273,7 +278,9 @@ impl From<Error> for Failure {
             Error::InvalidInput { .. }
             | Error::InvalidUrl { .. }
             | Error::NameTaken { .. }
-            | Error::Migrate(MigrateError::UnknownVersion { .. }) => Self::Usage(message),
+            | Error::Migrate(
+                MigrateError::UnknownVersion { .. } | MigrateError::InvalidHistoryTable { .. },
+            ) => Self::Usage(message),
             // The library's hint names `OpenOptions`; on the command line the way is `init`.
             Error::DatabaseNotFound { path, .. } => Self::NotFound(format!(
                 "database file {} does not exist; create it with `pipeline-store init`",
@@ -321,20 +328,34 @@ pub(crate) fn run(cli: &Cli) -> Outcome {
     match &cli.command {
         Command::Init => init(cli),
         Command::Demo => demo(cli),
-        Command::Migrate { command } => match command {
-            MigrateCommand::Info { source } => migrate_info(cli, source.as_deref()),
-            MigrateCommand::Run { dry_run, source } => {
-                migrate_run(cli, *dry_run, source.as_deref())
-            }
+        Command::Migrate {
+            command,
+            history_table,
+        } => match command {
+            MigrateCommand::Info { source } => migrate_info(
+                cli,
+                Source::new(source.as_deref(), history_table.as_deref()),
+            ),
+            MigrateCommand::Run { dry_run, source } => migrate_run(
+                cli,
+                *dry_run,
+                Source::new(source.as_deref(), history_table.as_deref()),
+            ),
             MigrateCommand::Add {
                 description,
                 source,
                 reversible,
             } => migrate_add(cli, description, source, *reversible),
-            MigrateCommand::Revert { to, source } => migrate_revert(cli, *to, source.as_deref()),
-            MigrateCommand::Baseline { version, source } => {
-                migrate_baseline(cli, *version, source.as_deref())
-            }
+            MigrateCommand::Revert { to, source } => migrate_revert(
+                cli,
+                *to,
+                Source::new(source.as_deref(), history_table.as_deref()),
+            ),
+            MigrateCommand::Baseline { version, source } => migrate_baseline(
+                cli,
+                *version,
+                Source::new(source.as_deref(), history_table.as_deref()),
+            ),
             MigrateCommand::Repair {
                 line_endings,
                 mark_applied,
@@ -356,14 +377,30 @@ pub(crate) fn run(cli: &Cli) -> Outcome {
                 if *forget_missing {
                     repair = repair.forget_missing();
                 }
-                migrate_repair(cli, &repair, *derived, source.as_deref())
+                migrate_repair(
+                    cli,
+                    &repair,
+                    *derived,
+                    Source::new(source.as_deref(), history_table.as_deref()),
+                )
             }
-            MigrateCommand::Validate { source } => migrate_validate(cli, source.as_deref()),
-            MigrateCommand::Lint { source } => migrate_lint(cli, source.as_deref()),
-            MigrateCommand::Diff { source } => migrate_diff(cli, source.as_deref()),
-            MigrateCommand::Rehearse { source, keep } => {
-                migrate_rehearse(cli, source.as_deref(), keep.as_deref())
-            }
+            MigrateCommand::Validate { source } => migrate_validate(
+                cli,
+                Source::new(source.as_deref(), history_table.as_deref()),
+            ),
+            MigrateCommand::Lint { source } => migrate_lint(
+                cli,
+                Source::new(source.as_deref(), history_table.as_deref()),
+            ),
+            MigrateCommand::Diff { source } => migrate_diff(
+                cli,
+                Source::new(source.as_deref(), history_table.as_deref()),
+            ),
+            MigrateCommand::Rehearse { source, keep } => migrate_rehearse(
+                cli,
+                Source::new(source.as_deref(), history_table.as_deref()),
+                keep.as_deref(),
+            ),
         },
         Command::Pipeline { command } => pipeline(cli, command),
         Command::Check => check(cli),

@@ -17,7 +17,7 @@ use crate::output::json::{
 use crate::output::text::{millis, rehearsal_text, table};
 use crate::{Cli, Failure, Outcome, open_history, open_unmigrated};
 
-pub(crate) fn migrate_info(cli: &Cli, source: Option<&Path>) -> Outcome {
+pub(crate) fn migrate_info(cli: &Cli, source: Source<'_>) -> Outcome {
     let conn = open_unmigrated(cli)?;
     let status = migrations_of(source)?.status(&conn)?;
     let rows: Vec<MigrationJson> = status.iter().map(MigrationJson::from).collect();
@@ -49,7 +49,7 @@ fn migrations_text(status: &[MigrationStatus]) -> String {
     )
 }
 
-pub(crate) fn migrate_run(cli: &Cli, dry_run: bool, source: Option<&Path>) -> Outcome {
+pub(crate) fn migrate_run(cli: &Cli, dry_run: bool, source: Source<'_>) -> Outcome {
     let migrator = migrations_of(source)?;
     if dry_run {
         let conn = open_unmigrated(cli)?;
@@ -73,7 +73,7 @@ pub(crate) fn migrate_run(cli: &Cli, dry_run: bool, source: Option<&Path>) -> Ou
     apply(cli, &migrator)
 }
 
-pub(crate) fn migrate_revert(cli: &Cli, to: Option<i64>, source: Option<&Path>) -> Outcome {
+pub(crate) fn migrate_revert(cli: &Cli, to: Option<i64>, source: Source<'_>) -> Outcome {
     let migrator = migrations_of(source)?;
     let mut conn = open_history(cli)?;
     let target = if let Some(version) = to {
@@ -117,7 +117,7 @@ pub(crate) fn migrate_revert(cli: &Cli, to: Option<i64>, source: Option<&Path>) 
     })
 }
 
-pub(crate) fn migrate_baseline(cli: &Cli, version: i64, source: Option<&Path>) -> Outcome {
+pub(crate) fn migrate_baseline(cli: &Cli, version: i64, source: Source<'_>) -> Outcome {
     let migrator = migrations_of(source)?;
     // Recording history in a file that does not exist would create a database of rows only.
     let mut conn = open_history(cli)?;
@@ -134,7 +134,7 @@ pub(crate) fn migrate_repair(
     cli: &Cli,
     repair: &Repair,
     derived: bool,
-    source: Option<&Path>,
+    source: Source<'_>,
 ) -> Outcome {
     if *repair == Repair::new() && !derived {
         return Err(Failure::Usage(
@@ -181,7 +181,7 @@ pub(crate) fn migrate_repair(
     })
 }
 
-pub(crate) fn migrate_validate(cli: &Cli, source: Option<&Path>) -> Outcome {
+pub(crate) fn migrate_validate(cli: &Cli, source: Source<'_>) -> Outcome {
     let report = migrations_of(source)?.validate()?;
     let shown = ValidationJson {
         reversible: report.reversible,
@@ -196,7 +196,7 @@ pub(crate) fn migrate_validate(cli: &Cli, source: Option<&Path>) -> Outcome {
     })
 }
 
-pub(crate) fn migrate_diff(cli: &Cli, source: Option<&Path>) -> Outcome {
+pub(crate) fn migrate_diff(cli: &Cli, source: Source<'_>) -> Outcome {
     let conn = open_unmigrated(cli)?;
     let drift = schema::drift(&conn, &*migrations_of(source)?)?;
     let shown: Vec<DifferenceJson> = drift.iter().map(DifferenceJson::from).collect();
@@ -216,7 +216,7 @@ pub(crate) fn migrate_diff(cli: &Cli, source: Option<&Path>) -> Outcome {
     }
 }
 
-pub(crate) fn migrate_rehearse(cli: &Cli, source: Option<&Path>, keep: Option<&Path>) -> Outcome {
+pub(crate) fn migrate_rehearse(cli: &Cli, source: Source<'_>, keep: Option<&Path>) -> Outcome {
     let migrator = migrations_of(source)?;
     let conn = open_unmigrated(cli)?;
     let rehearsal = migrator.rehearse(&conn, keep)?;
@@ -231,14 +231,38 @@ pub(crate) fn migrate_rehearse(cli: &Cli, source: Option<&Path>, keep: Option<&P
 }
 
 /// The built-in migrations, or those of `source`.
-fn migrations_of(source: Option<&Path>) -> Result<std::borrow::Cow<'static, Migrator>, Failure> {
-    Ok(match source {
-        Some(dir) => std::borrow::Cow::Owned(Migrator::from_dir(dir)?),
-        None => std::borrow::Cow::Borrowed(schema::migrator()),
+/// The migrations a `migrate` subcommand serves: `--source DIR` (with its `--history-table`),
+/// or the built-in ones.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Source<'a> {
+    dir: Option<&'a Path>,
+    history_table: Option<&'a str>,
+}
+
+impl<'a> Source<'a> {
+    pub(crate) fn new(dir: Option<&'a Path>, history_table: Option<&'a str>) -> Self {
+        Self { dir, history_table }
+    }
+}
+
+fn migrations_of(source: Source<'_>) -> Result<std::borrow::Cow<'static, Migrator>, Failure> {
+    Ok(match (source.dir, source.history_table) {
+        (Some(dir), None) => std::borrow::Cow::Owned(Migrator::from_dir(dir)?),
+        (Some(dir), Some(table)) => {
+            std::borrow::Cow::Owned(Migrator::from_dir(dir)?.history_table(table)?)
+        }
+        (None, None) => std::borrow::Cow::Borrowed(schema::migrator()),
+        (None, Some(_)) => {
+            return Err(Failure::Usage(
+                "--history-table names the history of the migrations given with --source; the \
+                 built-in migrations keep theirs in _sqlx_migrations"
+                    .to_owned(),
+            ));
+        }
     })
 }
 
-pub(crate) fn migrate_lint(cli: &Cli, source: Option<&Path>) -> Outcome {
+pub(crate) fn migrate_lint(cli: &Cli, source: Source<'_>) -> Outcome {
     let migrator = migrations_of(source)?;
     let findings = migrator.lint()?;
     let shown: Vec<FindingJson> = findings.iter().map(FindingJson::from).collect();
