@@ -149,6 +149,15 @@ fn child_process() -> TestResult {
             initialize_database(&url)?;
             println!("initialized");
         }
+        "host-race" => {
+            let go = Path::new(&std::env::var(ARG)?).to_path_buf();
+            let deadline = Instant::now() + CHILD_LIMIT;
+            while !go.exists() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            crate::host::open_host_db(&url)?;
+            println!("opened");
+        }
         other => return crate::load::child_role(other, &url),
     }
     Ok(())

@@ -259,6 +259,8 @@ pub(crate) struct CheckJson {
     pub(crate) line_endings: Vec<MigrationJson>,
     pub(crate) drift: Vec<DifferenceJson>,
     pub(crate) derived: Vec<DerivedJson>,
+    pub(crate) other_histories: Vec<String>,
+    pub(crate) other_sets: Vec<DifferenceJson>,
 }
 
 impl From<&CheckReport> for CheckJson {
@@ -273,6 +275,8 @@ impl From<&CheckReport> for CheckJson {
             drift: r.drift.iter().map(DifferenceJson::from).collect(),
             line_endings: r.line_endings.iter().map(MigrationJson::from).collect(),
             derived: r.derived.iter().map(DerivedJson::from).collect(),
+            other_histories: r.other_histories.clone(),
+            other_sets: r.other_sets.iter().map(DifferenceJson::from).collect(),
         }
     }
 }

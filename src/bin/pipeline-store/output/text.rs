@@ -191,6 +191,23 @@ pub(crate) fn check_text(report: &CheckReport) -> String {
     for difference in &report.drift {
         let _ = writeln!(text, "schema drift        PROBLEM  {difference}");
     }
+    if !report.other_histories.is_empty() {
+        let objects: Vec<&str> = report
+            .other_sets
+            .iter()
+            .map(|d| d.object.as_str())
+            .collect();
+        let _ = writeln!(
+            text,
+            "other sets          note     history {} of another migration set; {}",
+            report.other_histories.join(", "),
+            if objects.is_empty() {
+                "no objects of its own".to_owned()
+            } else {
+                format!("its objects, not drift: {}", objects.join(", "))
+            }
+        );
+    }
     if report.derived.is_empty() {
         text.push_str("derived data        ok\n");
     }
