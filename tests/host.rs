@@ -129,7 +129,10 @@ fn every_entry_point_opens_a_host_database_and_its_checks_are_clean() -> TestRes
             .all(pipeline_store::migrate::MigrationReport::is_up_to_date)
     );
     let read = OpenOptions::new().read_only(true).open(&url)?;
-    assert_eq!(pipelines::list(&read, &Default::default())?.len(), 1);
+    assert_eq!(
+        pipelines::list(&read, &pipelines::ListQuery::default())?.len(),
+        1
+    );
     let (read, reports) = OpenOptions::new().read_only(true).open_host(&url, &host)?;
     assert!(reports.iter().all(|r| r.pending.is_empty()));
     drop(read);

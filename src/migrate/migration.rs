@@ -20,25 +20,30 @@ pub struct Migration {
     pub(super) down: Option<Down>,
 }
 
-/// A migration as `build.rs` writes it into the crate: every field computed at build time.
-pub(crate) struct Embedded {
-    pub(crate) version: i64,
-    pub(crate) description: &'static str,
-    pub(crate) file: &'static str,
-    pub(crate) sql: &'static str,
-    pub(crate) checksum: [u8; 48],
-    pub(crate) equivalent_checksums: &'static [[u8; 48]],
-    pub(crate) no_transaction: bool,
-    pub(crate) foreign_keys_off: bool,
-    pub(crate) down: Option<EmbeddedDown>,
+/// A migration as a build script writes it (`pipeline-store-build`): every field computed at
+/// build time. Made by generated code only; see [`include_migrations!`](crate::include_migrations).
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Embedded {
+    pub version: i64,
+    pub description: &'static str,
+    pub file: &'static str,
+    pub sql: &'static str,
+    pub checksum: [u8; 48],
+    pub equivalent_checksums: &'static [[u8; 48]],
+    pub no_transaction: bool,
+    pub foreign_keys_off: bool,
+    pub down: Option<EmbeddedDown>,
 }
 
 /// The down file of an [`Embedded`] migration.
-pub(crate) struct EmbeddedDown {
-    pub(crate) file: &'static str,
-    pub(crate) sql: &'static str,
-    pub(crate) no_transaction: bool,
-    pub(crate) foreign_keys_off: bool,
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct EmbeddedDown {
+    pub file: &'static str,
+    pub sql: &'static str,
+    pub no_transaction: bool,
+    pub foreign_keys_off: bool,
 }
 
 /// The reverting half of a reversible migration (`.down.sql`).

@@ -33,13 +33,11 @@ mod load;
 mod lock;
 mod maintenance;
 mod migration;
-mod parse;
 mod plan;
 mod report;
 mod revert;
 mod runner;
 mod script;
-pub(crate) mod sql;
 
 pub use drift::{Difference, ObjectKind};
 pub use foreign_keys::ForeignKeyViolation;
@@ -56,6 +54,10 @@ use std::fmt::Write as _;
 
 use sha2::{Digest, Sha384};
 
+/// File names and header directives, and the SQL tokenizer and text lint rules: the rules a
+/// build script applies when it embeds migrations, shared so both sides read files alike.
+pub(crate) use pipeline_store_build::{parse, sql};
+
 pub(crate) use drift::{
     SchemaModel, diff as schema_diff, expected_schema, is_internal, model as schema_model,
 };
@@ -63,7 +65,9 @@ pub use error::MigrateError;
 pub(crate) use foreign_keys::violations as foreign_key_violations;
 pub(crate) use history::{HistoryTable, Recorded};
 pub(crate) use lint::findings as lint_findings;
-pub(crate) use migration::{Embedded, EmbeddedDown, Script};
+pub(crate) use migration::Script;
+#[doc(hidden)]
+pub use migration::{Embedded, EmbeddedDown};
 
 /// SHA-384 of a migration's bytes: the checksum sqlx records.
 #[must_use]

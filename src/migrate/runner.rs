@@ -115,6 +115,19 @@ impl Migrator {
         self
     }
 
+    /// A set embedded at build time by `pipeline-store-build` (what
+    /// [`include_migrations!`](crate::include_migrations) gives): checksums, directives and the
+    /// text lint rules were settled by the build script; the rules that read the live schema
+    /// still run before each run.
+    ///
+    /// # Errors
+    ///
+    /// [`MigrateError::DuplicateVersion`] when two migrations share a version (the build script
+    /// refuses that already).
+    pub fn embedded(migrations: &'static [super::Embedded]) -> Result<Self> {
+        Self::new(migrations.iter().map(Migration::embedded).collect())
+    }
+
     /// Marks a set embedded by `build.rs`, whose files were linted when they were embedded.
     pub(crate) fn linted_at_build(mut self) -> Self {
         self.linted_at_build = true;

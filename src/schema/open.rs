@@ -176,7 +176,10 @@ pub struct OpenOptions {
 
 /// A host's callback for every new connection, before any migration runs.
 #[derive(Clone)]
-struct OnConnect(Arc<dyn Fn(&Connection) -> rusqlite::Result<()> + Send + Sync>);
+struct OnConnect(Arc<ConnectionHook>);
+
+/// What [`OpenOptions::on_connect`] keeps.
+type ConnectionHook = dyn Fn(&Connection) -> rusqlite::Result<()> + Send + Sync;
 
 impl std::fmt::Debug for OnConnect {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -433,7 +436,8 @@ impl OpenOptions {
     /// let dir = tempfile::tempdir()?;
     /// let conn = pipeline_store::schema::OpenOptions::new().open_path(dir.path().join("a?b#c.db"))?;
     /// # drop(conn);
-    /// # Ok::<(), pipeline_store::Error>(())
+    /// assert!(dir.path().join("a?b#c.db").is_file());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
     /// # Errors

@@ -1,12 +1,9 @@
 //! Parsing of migration file names and header directives.
 //!
-//! This file is compiled twice: as a module of the crate (for [`Migrator::from_dir`] and
-//! [`Migration::from_file`]) and, through `#[path]`, inside `build.rs`, which embeds
-//! `migrations/*.sql`. One set of rules therefore decides what a migration file means, whether it
-//! is read at build time or at run time. It must not use anything else from the crate.
-//!
-//! [`Migrator::from_dir`]: crate::migrate::Migrator::from_dir
-//! [`Migration::from_file`]: crate::migrate::Migration::from_file
+//! One set of rules decides what a migration file means, whether it is read at build time (by
+//! [`Embed`](crate::Embed), in a build script) or at run time (by `pipeline-store`'s
+//! `Migrator::from_dir` and `Migration::from_file`, which use this module). It uses nothing but
+//! the standard library.
 
 /// The directive that declares a checksum equivalent to the file's own, written in the file's
 /// header comment as `-- pipeline-store: equivalent-checksum <96 hex digits>`.

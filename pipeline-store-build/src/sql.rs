@@ -2,9 +2,9 @@
 //! a tokenizer that knows comments, string literals, quoted identifiers and trigger bodies, the
 //! statements it splits, and the lint rules that need nothing but the text.
 //!
-//! Like `parse.rs`, this file is compiled twice: into the crate and, through `#[path]`, into
-//! `build.rs`, which refuses to embed a migration with a finding. It must not use anything else
-//! from the crate.
+//! Like `parse`, this module serves both sides: [`Embed`](crate::Embed) refuses to embed a
+//! migration with a finding at build time, and `pipeline-store`'s runner and linter use it at
+//! run time. It uses nothing but the standard library.
 
 /// What a token is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
