@@ -8,6 +8,9 @@
 //! * `warm_200`: `warm` over a database with 200 extra one-table migrations applied; the
 //!   baseline runs over the same 200-table database.
 //!
+//! * `warm_host`: `warm` of a host program's database, two sets (this crate's and a host's two
+//!   migrations in `_host_migrations`) against the same file opened with this crate's set only.
+//!
 //! The warm groups also time `raw-persistent-wal`: the baseline with the two settings the library
 //! adds on open (`SQLITE_FCNTL_PERSIST_WAL` and `journal_size_limit`), so that what they are worth
 //! and what the rest of the library costs can be told apart.
@@ -56,6 +59,52 @@ fn warm(c: &mut Criterion, name: &str, migrator: &Migrator) {
 
 fn warm_schema(c: &mut Criterion) {
     warm(c, "warm", schema::migrator());
+}
+
+/// A host's set of two migrations, in its own history table.
+fn host() -> Migrator {
+    Migrator::new(vec![
+        pipeline_store::migrate::Migration::new(
+            20_261_201_090_000,
+            "create jobs",
+            "CREATE TABLE jobs (id INTEGER PRIMARY KEY, \
+             pipeline_id TEXT NOT NULL REFERENCES pipelines(id) ON DELETE CASCADE);",
+        ),
+        pipeline_store::migrate::Migration::new(
+            20_261_201_100_000,
+            "create job files",
+            "CREATE TABLE job_files (id INTEGER PRIMARY KEY, \
+             job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE, path TEXT NOT NULL);",
+        ),
+    ])
+    .expect("distinct versions")
+    .history_table("_host_migrations")
+    .expect("a plain name")
+}
+
+fn warm_host(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = dir.path().join("host.db").display().to_string();
+    let host = host();
+    OpenOptions::new()
+        .open_host(&url, &host)
+        .expect("migrate once");
+    let mut group = c.benchmark_group("warm_host");
+    group.bench_function("two-sets", |b| {
+        b.iter(|| {
+            let (conn, reports) = OpenOptions::new().open_host(&url, &host).expect("open");
+            assert!(
+                reports
+                    .iter()
+                    .all(pipeline_store::migrate::MigrationReport::is_up_to_date)
+            );
+            black_box(conn)
+        });
+    });
+    group.bench_function("one-set", |b| {
+        b.iter(|| black_box(library_warm(&url, schema::migrator())));
+    });
+    group.finish();
 }
 
 fn warm_200(c: &mut Criterion) {
@@ -123,6 +172,6 @@ criterion_group! {
         .sample_size(60)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4));
-    targets = warm_schema, cold, warm_200, drift_200
+    targets = warm_schema, cold, warm_200, drift_200, warm_host
 }
 criterion_main!(startup);

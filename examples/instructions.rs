@@ -6,6 +6,7 @@
 //! valgrind --tool=callgrind target/release/examples/instructions warm200 100  # 200 extra migrations
 //! valgrind --tool=callgrind target/release/examples/instructions cold 30      # 30 fresh databases
 //! valgrind --tool=callgrind target/release/examples/instructions repo 500     # create, load, list
+//! valgrind --tool=callgrind target/release/examples/instructions warm-host 200  # this crate's set and a host's
 //! valgrind --tool=callgrind target/release/examples/instructions lookup 1000 big.db  # find_by_name
 //! valgrind --tool=callgrind target/release/examples/instructions pages 1000 big.db   # pages of 50
 //! valgrind --tool=callgrind target/release/examples/instructions tagged 1000 big.db  # tagged pages
@@ -36,7 +37,7 @@ fn main() {
         args.get(2).and_then(|n| n.parse::<usize>().ok()),
     ) else {
         eprintln!(
-            "usage: instructions [raw-|raw-persistent-]warm[200]|[raw-]cold|repo COUNT, \
+            "usage: instructions [raw-|raw-persistent-]warm[200]|warm-host|[raw-]cold|repo COUNT, \
              or lookup|delete|tagged|pages COUNT DATABASE"
         );
         std::process::exit(2);
@@ -87,6 +88,7 @@ fn main() {
             }
         }
         "repo" => repo(&url, n),
+        "warm-host" => warm_host(&url, n),
         "lookup" | "delete" | "tagged" | "pages" => {
             let Some(path) = args.get(3) else {
                 eprintln!("usage: instructions lookup|delete|tagged|pages COUNT DATABASE");
@@ -100,7 +102,7 @@ fn main() {
         }
         other => {
             eprintln!(
-                "unknown workload {other}: [raw-|raw-persistent-]warm[200], [raw-]cold, repo, \
+                "unknown workload {other}: [raw-|raw-persistent-]warm[200], warm-host, [raw-]cold, repo, \
                  lookup, delete, tagged or pages"
             );
             std::process::exit(2);
@@ -182,5 +184,32 @@ fn pages(path: &str, n: usize, tagged: bool) {
         let query = if tagged { query.tag("nightly") } else { query };
         let page = pipelines::list(&conn, &query.after(after).limit(50)).unwrap();
         assert!(!page.is_empty());
+    }
+}
+
+/// `n` warm opens of a host program's database: this crate's set and a host's two migrations.
+fn warm_host(url: &str, n: usize) {
+    let host = pipeline_store::migrate::Migrator::new(vec![
+                pipeline_store::migrate::Migration::new(
+                    20_261_201_090_000,
+                    "create jobs",
+                    "CREATE TABLE jobs (id INTEGER PRIMARY KEY, pipeline_id TEXT REFERENCES pipelines(id));",
+                ),
+                pipeline_store::migrate::Migration::new(
+                    20_261_201_100_000,
+                    "create job files",
+                    "CREATE TABLE job_files (id INTEGER PRIMARY KEY, job_id INTEGER REFERENCES jobs(id));",
+                ),
+            ])
+            .unwrap()
+            .history_table("_host_migrations")
+            .unwrap();
+    OpenOptions::new().open_host(url, &host).unwrap();
+    for _ in 0..n {
+        let (conn, _) = OpenOptions::new().open_host(url, &host).unwrap();
+        let count: i64 = conn
+            .query_row("SELECT count(*) FROM pipelines", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(count, 0);
     }
 }

@@ -536,6 +536,9 @@ pub(crate) fn expected_schema(sets: &[&Migrator], conn: &Connection) -> Result<S
 impl Migrator {
     /// How the schema of `conn` differs from the one its applied migrations build.
     pub(crate) fn drift(&self, conn: &Connection) -> Result<Vec<Difference>> {
-        Ok(diff(&expected_schema(&[self], conn)?, &model(conn)?))
+        Ok(diff(
+            &expected_schema(&self.with_base(), conn)?,
+            &model(conn)?,
+        ))
     }
 }

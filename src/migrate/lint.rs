@@ -72,7 +72,10 @@ impl Migrator {
     ///
     /// [`Error::Sqlite`](crate::Error::Sqlite) when the in-memory database cannot be opened.
     pub fn lint(&self) -> Result<Vec<Finding>> {
-        let replica = Connection::open_in_memory()?;
+        let mut replica = Connection::open_in_memory()?;
+        for base in &self.base {
+            base.run(&mut replica)?;
+        }
         let ups: Vec<(&Migration, Script<'_>)> = self
             .migrations()
             .iter()

@@ -187,6 +187,9 @@ impl Migrator {
         }
         let mut conn = Connection::open_in_memory()?;
         conn.pragma_update(None, "foreign_keys", true)?;
+        for base in &self.base {
+            base.run(&mut conn)?;
+        }
         let mut report = ValidationReport::default();
         let mut previous = 0;
         for m in self.migrations() {

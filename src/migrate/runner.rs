@@ -48,6 +48,9 @@ pub struct Migrator {
     pub(super) linted_at_build: bool,
     /// The table this set's history is kept in.
     pub(crate) history: HistoryTable,
+    /// The sets this one builds on (their tables are there before its first migration runs):
+    /// applied first where this set is tried alone, by `validate`, `lint` and drift.
+    pub(super) base: Vec<Migrator>,
 }
 
 impl Migrator {
@@ -74,6 +77,7 @@ impl Migrator {
             grouped: false,
             linted_at_build: false,
             history: HistoryTable::DEFAULT,
+            base: Vec::new(),
         })
     }
 
@@ -162,6 +166,23 @@ impl Migrator {
                 reason,
             })?;
         Ok(self)
+    }
+
+    /// This set builds on `base` (a host's set on this crate's: its migrations reference
+    /// `pipelines`): where the set is tried on its own, [`validate`](Self::validate),
+    /// [`lint`](Self::lint) and drift apply `base` first. Opening a database still takes every
+    /// set explicitly ([`OpenOptions::open_with_migrators`](crate::schema::OpenOptions::open_with_migrators)).
+    #[must_use]
+    pub fn after(mut self, base: &Migrator) -> Self {
+        self.base.push(base.clone());
+        self
+    }
+
+    /// The sets this one builds on, then this one: the order they are applied in.
+    pub(crate) fn with_base(&self) -> Vec<&Migrator> {
+        let mut sets: Vec<&Migrator> = self.base.iter().collect();
+        sets.push(self);
+        sets
     }
 
     /// The table this set keeps its history in.

@@ -138,18 +138,20 @@ pub fn repair_derived(conn: &Connection) -> Result<DerivedRepair> {
 }
 
 /// Logs when the trigger that keeps the copies in step is missing or different, pointing at the
-/// repair: on the first open of each file in this process, and on any open that applied
-/// migrations (one of them may have rebuilt `pipelines`). Looking costs about a tenth of a warm
-/// open, so later opens of a file already looked at do not look again. A failure to look is not
-/// the open's business: it is logged at debug level.
-pub(crate) fn warn_if_not_kept(conn: &Connection, applied_migrations: bool) {
+/// repair: on the first open of each file in this process, and on any open in which a set other
+/// than this crate's applied migrations (one of them may have rebuilt `pipelines`). An open in
+/// which this crate's set applied migrations has just made or upgraded the schema with the
+/// trigger, so it does not look unless another set ran too. Looking costs about a tenth of a
+/// warm open, so later opens of a file already looked at do not look again. A failure to look
+/// is not the open's business: it is logged at debug level.
+pub(crate) fn warn_if_not_kept(conn: &Connection, others_applied: bool, library_applied: bool) {
     static LOOKED_AT: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
     let at = conn.path().filter(|p| !p.is_empty()).unwrap_or(":memory:");
-    if !applied_migrations {
+    if !others_applied {
         let first = LOOKED_AT
             .lock()
             .map_or(true, |mut looked| looked.insert(at.to_owned()));
-        if !first || at == ":memory:" {
+        if !first || library_applied || at == ":memory:" {
             return;
         }
     }

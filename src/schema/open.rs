@@ -500,8 +500,18 @@ impl OpenOptions {
             }
         }
         if self.migrate {
-            let applied = reports.iter().any(|r| !r.applied.is_empty());
-            super::derived::warn_if_not_kept(&conn, applied);
+            // This crate's own migrations keep the trigger (its tests hold them to it); any
+            // other set's may have rebuilt `pipelines` without it.
+            let library = migrator();
+            let others_applied = migrators
+                .iter()
+                .zip(&reports)
+                .any(|(m, r)| !std::ptr::eq(*m, library) && !r.applied.is_empty());
+            let library_applied = migrators
+                .iter()
+                .zip(&reports)
+                .any(|(m, r)| std::ptr::eq(*m, library) && !r.applied.is_empty());
+            super::derived::warn_if_not_kept(&conn, others_applied, library_applied);
         }
         Ok((conn, reports))
     }

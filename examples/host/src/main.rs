@@ -8,6 +8,7 @@
 //! cargo run -p pipeline-store-example-host -- --migrations   # what was embedded
 //! ```
 
+use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -94,7 +95,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).is_some_and(|a| a == "--migrations") {
         for m in migrations()?.migrations() {
-            let sum: String = m.checksum().iter().map(|b| format!("{b:02x}")).collect();
+            let sum = m.checksum().iter().fold(String::new(), |mut out, b| {
+                let _ = write!(out, "{b:02x}");
+                out
+            });
             println!("{} {} {sum}", m.version(), m.file());
         }
         return Ok(());

@@ -80,7 +80,7 @@ pub(crate) fn migrate_revert(cli: &Cli, to: Option<i64>, source: Source<'_>) -> 
         version
     } else {
         // The last applied migration: revert to the one before it.
-        let applied = pipeline_store::migrate::applied(&conn)?;
+        let applied = migrator.applied(&conn)?;
         if applied.is_empty() {
             return emit(cli, &RevertedJson { reverted: vec![] }, |_| {
                 "nothing to revert\n".to_owned()
@@ -248,9 +248,12 @@ impl<'a> Source<'a> {
 fn migrations_of(source: Source<'_>) -> Result<std::borrow::Cow<'static, Migrator>, Failure> {
     Ok(match (source.dir, source.history_table) {
         (Some(dir), None) => std::borrow::Cow::Owned(Migrator::from_dir(dir)?),
-        (Some(dir), Some(table)) => {
-            std::borrow::Cow::Owned(Migrator::from_dir(dir)?.history_table(table)?)
-        }
+        // A set in its own history table sits beside the built-in one and builds on it.
+        (Some(dir), Some(table)) => std::borrow::Cow::Owned(
+            Migrator::from_dir(dir)?
+                .history_table(table)?
+                .after(schema::migrator()),
+        ),
         (None, None) => std::borrow::Cow::Borrowed(schema::migrator()),
         (None, Some(_)) => {
             return Err(Failure::Usage(
