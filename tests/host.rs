@@ -555,3 +555,73 @@ fn a_host_registers_what_its_migrations_need_on_every_connection_and_opens_any_p
     assert!(error.to_string().contains("nowhere"), "{error}");
     Ok(())
 }
+
+#[test]
+fn an_upgrade_of_both_sets_is_backed_up_once_and_rehearsed_in_turn_and_a_losing_one_is_refused()
+-> TestResult {
+    let db = TempDb::new()?;
+    let url = db.url();
+    let backups = tempfile::tempdir()?;
+    let older = older_library()?;
+    let v1 = host_of(vec![migration(JOBS)])?;
+    OpenOptions::new().open_with_migrators(&url, &[&older, &v1])?;
+    let conn = raw(&db.path)?;
+    let p = pipelines::create(&conn, &NewPipeline::new("kept"))?;
+    conn.execute(
+        "INSERT INTO jobs (pipeline_id) VALUES (?1)",
+        [p.id.as_str()],
+    )?;
+    drop(conn);
+
+    // A host upgrade that would lose the jobs: refused by the rehearsal, the file untouched.
+    let mut losing = v1.migrations().to_vec();
+    losing.push(Migration::new(
+        JOB_FILES.0,
+        "lose jobs",
+        "DELETE FROM jobs;",
+    ));
+    let losing = host_of(losing)?;
+    let before = std::fs::read(&db.path)?;
+    let error = OpenOptions::new()
+        .rehearse_before_migrate(true)
+        .backup_before_migrate(backups.path())
+        .open_with_migrators(&url, &[schema::migrator(), &losing])
+        .unwrap_err();
+    let Error::RehearsalRefused { report } = &error else {
+        panic!("refused by the rehearsal: {error:?}");
+    };
+    assert_eq!(report.rows_lost(), 1, "{report:?}");
+    assert_eq!(
+        report.steps.len(),
+        2,
+        "the library's pending migration, then the host's: {report:?}"
+    );
+    assert_eq!(std::fs::read(&db.path)?, before, "no byte changed");
+    assert_eq!(
+        std::fs::read_dir(backups.path())?.count(),
+        0,
+        "nothing backed up either"
+    );
+
+    // The good upgrade of both: one copy, taken before the first migration of either set.
+    let (conn, reports) = OpenOptions::new()
+        .rehearse_before_migrate(true)
+        .backup_before_migrate(backups.path())
+        .open_host(&url, &host()?)?;
+    assert_eq!((reports[0].applied.len(), reports[1].applied.len()), (1, 1));
+    let copies: Vec<_> = std::fs::read_dir(backups.path())?.collect::<Result<_, _>>()?;
+    assert_eq!(copies.len(), 1, "{copies:?}");
+    assert_eq!(
+        reports[0].backup.as_deref(),
+        Some(copies[0].path().as_path())
+    );
+    let copy = Connection::open(copies[0].path())?;
+    assert_eq!(
+        versions(&copy, HOST_HISTORY)?,
+        [JOBS.0],
+        "the copy is from before"
+    );
+    let jobs: i64 = conn.query_row("SELECT count(*) FROM jobs", [], |r| r.get(0))?;
+    assert_eq!(jobs, 1);
+    Ok(())
+}
