@@ -122,6 +122,21 @@ pub enum Error {
         source: rusqlite::Error,
     },
 
+    /// A new file could not be created in its directory (not writable, full, no such device).
+    #[error(
+        "cannot create {} in {}: {source}",
+        path.display(),
+        directory.display()
+    )]
+    CannotCreate {
+        /// The file that was to be made.
+        path: PathBuf,
+        /// Its directory.
+        directory: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+
     /// A file system operation on the named path failed.
     #[error("{} failed for {}: {source}", operation, path.display())]
     Io {

@@ -1108,7 +1108,7 @@ fn migrate_rehearse_reports_what_an_upgrade_does_in_text_and_json() -> TestResul
     );
     assert_eq!(
         code(&again),
-        Some(4),
+        Some(2),
         "a kept copy is never overwritten: {}",
         stderr(&again)
     );
@@ -1262,7 +1262,7 @@ fn backup_and_restore_copy_the_file_and_never_overwrite() -> TestResult {
     assert_eq!(done["to"], copy_arg);
     assert!(done["bytes"].as_u64().is_some_and(|b| b > 0));
     let again = run(&db, &["backup", copy_arg]);
-    assert_eq!(code(&again), Some(4), "{}", stderr(&again));
+    assert_eq!(code(&again), Some(2), "{}", stderr(&again));
     assert!(
         stderr(&again).contains("already exists"),
         "{}",
@@ -1782,5 +1782,70 @@ fn the_command_lists_checks_and_migrates_a_host_database_touching_only_the_set_i
         "{}",
         stderr(&bad)
     );
+    Ok(())
+}
+
+#[cfg(unix)]
+#[test]
+fn backups_and_restores_keep_the_sources_permission_bits_whatever_the_umask() -> TestResult {
+    use std::os::unix::fs::PermissionsExt;
+    let db = TempDb::new()?;
+    assert_eq!(code(&run(&db, &["init"])), Some(0));
+    let mode = |path: &Path| -> TestResult<u32> {
+        Ok(std::fs::metadata(path)?.permissions().mode() & 0o777)
+    };
+    let mut n = 0;
+    for source_mode in [0o600_u32, 0o640] {
+        std::fs::set_permissions(&db.path, std::fs::Permissions::from_mode(source_mode))?;
+        for umask in ["022", "077", "000"] {
+            n += 1;
+            let copy = db.dir.path().join(format!("copy-{n}.db"));
+            let restored = db.dir.path().join(format!("restored-{n}.db"));
+            let script = format!(
+                "umask {umask} && \"$0\" --db \"$1\" backup \"$2\" && \"$0\" restore \"$2\" \"$3\""
+            );
+            let out = Command::new("sh")
+                .args(["-c", &script, BIN])
+                .arg(&db.path)
+                .arg(&copy)
+                .arg(&restored)
+                .env_remove("PIPELINE_STORE_DB")
+                .output()?;
+            assert!(out.status.success(), "{}", stderr(&out));
+            assert_eq!(mode(&copy)?, source_mode, "backup under umask {umask}");
+            assert_eq!(mode(&restored)?, source_mode, "restore under umask {umask}");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+#[test]
+fn a_backup_that_cannot_be_created_names_the_destination_and_its_directory_and_a_taken_name_is_usage()
+-> TestResult {
+    let db = TempDb::new()?;
+    assert_eq!(code(&run(&db, &["init"])), Some(0));
+    let taken = db.dir.path().join("taken.db");
+    std::fs::write(&taken, b"mine")?;
+    let out = run(&db, &["backup", &taken.display().to_string()]);
+    assert_eq!(
+        code(&out),
+        Some(2),
+        "a taken name is a usage error: {}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read(&taken)?, b"mine");
+    // A directory no file can be created in, not even by root (/proc): the message names the
+    // destination and its directory, not the backup's internal file.
+    if Path::new("/proc/self").is_dir() {
+        let out = run(&db, &["backup", "/proc/pipeline-store-copy.db"]);
+        assert_eq!(code(&out), Some(4), "{}", stderr(&out));
+        let message = stderr(&out);
+        assert!(!message.contains(".partial"), "{message}");
+        assert!(
+            message.contains("cannot create /proc/pipeline-store-copy.db in /proc"),
+            "{message}"
+        );
+    }
     Ok(())
 }

@@ -134,6 +134,23 @@ fn closing(bytes: &[u8], mut at: usize, quote: u8) -> usize {
 /// Splits a script's tokens into statements at `;`, except the `;`s inside a trigger's
 /// `BEGIN ... END` body (where `CASE ... END` nests). Empty statements are left out.
 pub fn statements<'a>(tokens: &[Token<'a>]) -> Vec<Vec<Token<'a>>> {
+    split(tokens)
+        .into_iter()
+        .map(|(statement, _)| statement)
+        .collect()
+}
+
+/// Where each statement of `sql` ends: the offset just after the `;` that ends it, as
+/// [`statements`] splits them. A runner can hand SQLite a window of whole statements at a time.
+pub fn statement_ends(sql: &str) -> Vec<usize> {
+    split(&tokens(sql))
+        .into_iter()
+        .filter_map(|(_, end)| end.map(|at| at + 1))
+        .collect()
+}
+
+/// The statements and the offset of the `;` that ends each (none for a last one without).
+fn split<'a>(tokens: &[Token<'a>]) -> Vec<(Vec<Token<'a>>, Option<usize>)> {
     let mut out = Vec::new();
     let mut current: Vec<Token<'a>> = Vec::new();
     // Inside a CREATE TRIGGER's body: how deep in BEGIN/CASE ... END.
@@ -141,7 +158,7 @@ pub fn statements<'a>(tokens: &[Token<'a>]) -> Vec<Vec<Token<'a>>> {
     for token in tokens {
         if token.kind == TokenKind::Punct && token.text == ";" && depth == 0 {
             if !current.is_empty() {
-                out.push(std::mem::take(&mut current));
+                out.push((std::mem::take(&mut current), Some(token.offset)));
             }
             continue;
         }
@@ -156,7 +173,7 @@ pub fn statements<'a>(tokens: &[Token<'a>]) -> Vec<Vec<Token<'a>>> {
         }
     }
     if !current.is_empty() {
-        out.push(current);
+        out.push((current, None));
     }
     out
 }
@@ -174,9 +191,36 @@ fn is_create_trigger(statement: &[Token<'_>]) -> bool {
     }
 }
 
-/// The 1-based line of byte `offset`.
+/// The 1-based line of byte `offset`: for one offset. For many, make [`Lines`] once.
 pub fn line_of(sql: &str, offset: usize) -> usize {
     sql.get(..offset).unwrap_or(sql).matches('\n').count() + 1
+}
+
+/// Where each line of a script starts, so the line of any offset is a binary search: the line
+/// of every statement of a file then costs one pass over it, not one pass per statement.
+#[derive(Debug, Clone)]
+pub struct Lines {
+    /// The byte offset of each `\n`.
+    breaks: Vec<usize>,
+}
+
+impl Lines {
+    /// The lines of `sql`.
+    pub fn new(sql: &str) -> Self {
+        Self {
+            breaks: sql
+                .bytes()
+                .enumerate()
+                .filter(|&(_, b)| b == b'\n')
+                .map(|(i, _)| i)
+                .collect(),
+        }
+    }
+
+    /// The 1-based line of byte `offset` (as [`line_of`] counts it).
+    pub fn line(&self, offset: usize) -> usize {
+        self.breaks.partition_point(|&at| at < offset) + 1
+    }
 }
 
 /// A rule's finding on the text of one migration file.
@@ -264,9 +308,10 @@ pub fn text_findings(sql: &str, transactional: bool) -> Vec<TextFinding> {
         return findings;
     }
     let all = tokens(sql);
+    let lines = Lines::new(sql);
     for statement in statements(&all) {
         let first = &statement[0];
-        let line = line_of(sql, first.offset);
+        let line = lines.line(first.offset);
         if first.is("PRAGMA") {
             let name = match (statement.get(1), statement.get(2), statement.get(3)) {
                 (Some(_), Some(dot), Some(name)) if dot.text == "." => name.name(),
@@ -371,10 +416,11 @@ fn line_is_first(sql: &str, line: usize) -> bool {
 /// The tables a script drops or renames away: `(name, line, what it does)`.
 pub fn tables_removed(sql: &str) -> Vec<(String, usize, &'static str)> {
     let all = tokens(sql);
+    let lines = Lines::new(sql);
     let mut out = Vec::new();
     for statement in statements(&all) {
         let words: Vec<&Token<'_>> = statement.iter().collect();
-        let line = line_of(sql, words[0].offset);
+        let line = lines.line(words[0].offset);
         // DROP TABLE [IF EXISTS] [schema.]name
         if words.len() >= 3 && words[0].is("DROP") && words[1].is("TABLE") {
             let mut i = 2;
@@ -510,6 +556,20 @@ mod tests {
                 ("stages".to_owned(), 3, "renames away"),
             ]
         );
+    }
+
+    #[test]
+    fn the_line_index_counts_as_line_of_does() {
+        for sql in ["", "a", "\n", "a\nb", "a\n\nb\n", "\r\nx\r\n"] {
+            let lines = Lines::new(sql);
+            for offset in 0..=sql.len() + 1 {
+                assert_eq!(
+                    lines.line(offset),
+                    line_of(sql, offset),
+                    "{sql:?} at {offset}"
+                );
+            }
+        }
     }
 
     proptest::proptest! {

@@ -186,7 +186,9 @@ fn lint_scripts(
                 ));
             }
         }
-        if conn.execute_batch(script.sql).is_err() {
+        // Statement by statement, a window at a time: `execute_batch` is quadratic in the size
+        // of a large file (see `script::execute_script`).
+        if super::script::execute_script(conn, script.sql).is_err() {
             replica = None;
         }
     }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use log::{debug, warn};
 use rusqlite::Connection;
 
+use super::sql::line_of;
 use super::{HistoryTable, Migration, Script};
 use crate::error::{MigrateError, Result};
 
@@ -48,46 +49,112 @@ pub(super) fn run_outside_transaction(
 }
 
 /// Where a script failed: the line of the file the failing statement (or token) is on.
-struct ScriptFailure {
+pub(crate) struct ScriptFailure {
     line: usize,
     source: rusqlite::Error,
 }
 
+/// How much text SQLite is handed at a time. SQLite copies the whole text it is asked to
+/// prepare from (when it is not NUL-terminated, as Rust strings are not) before parsing its
+/// first statement, so preparing statement after statement from the rest of a large file is
+/// quadratic in its size; a window of whole statements keeps each copy small.
+const WINDOW: usize = 16 * 1024;
+
 /// Runs every statement of `sql` as `execute_batch` does (prepare one, step it once, go on with
-/// the rest), keeping track of where each statement starts so a failure names its line.
-fn execute_script(conn: &Connection, sql: &str) -> Result<(), ScriptFailure> {
+/// the rest), a window of whole statements at a time, keeping track of where each statement
+/// starts so a failure names its line.
+///
+/// Windows end where [`sql::statement_ends`](super::sql::statement_ends) says a statement
+/// ends. Should SQLite read a statement as going on past such an end (this crate's tokenizer and
+/// SQLite disagreeing), preparing it from the window fails; it is then prepared again from the
+/// whole rest of the script, which is what SQLite alone would do, so the outcome never depends
+/// on the windows.
+pub(crate) fn execute_script(conn: &Connection, sql: &str) -> Result<(), ScriptFailure> {
+    execute_windows(conn, sql, &super::sql::statement_ends(sql), WINDOW)
+}
+
+/// [`execute_script`] with windows of about `window` bytes cut at `ends`.
+fn execute_windows(
+    conn: &Connection,
+    sql: &str,
+    ends: &[usize],
+    window: usize,
+) -> Result<(), ScriptFailure> {
+    let mut start = 0;
+    let mut whole_rest = false;
+    while start < sql.len() {
+        let end = if whole_rest {
+            sql.len()
+        } else {
+            let wanted = start + window;
+            ends.get(ends.partition_point(|&e| e < wanted))
+                .copied()
+                .unwrap_or(sql.len())
+        };
+        match execute_window(conn, sql, start, end) {
+            Ok(resume) => start = resume,
+            Err(Window::Cut { at }) => {
+                start = at;
+                whole_rest = true;
+            }
+            Err(Window::Failed(failure)) => return Err(failure),
+        }
+    }
+    Ok(())
+}
+
+/// How a window of a script went wrong.
+enum Window {
+    /// Preparing the statement at `at` failed before the end of the script: run it again with
+    /// the whole rest of the script.
+    Cut { at: usize },
+    /// A statement failed, as it would have on its own.
+    Failed(ScriptFailure),
+}
+
+/// Runs the statements of `sql[start..end]`; where the next window starts (past `end` when a
+/// comment goes on across it).
+fn execute_window(conn: &Connection, sql: &str, start: usize, end: usize) -> Result<usize, Window> {
     use rusqlite::fallible_iterator::FallibleIterator as _;
 
+    let window = &sql[start..end];
     let fail = |at: usize, source: rusqlite::Error| ScriptFailure {
         line: line_of(sql, at),
         source,
     };
-    let mut batch = rusqlite::Batch::new(conn, sql);
+    let mut batch = rusqlite::Batch::new(conn, window);
     // Where the text of the next statement begins (comments and blank space included).
-    let mut next = 0;
+    let mut next = start;
     loop {
         let mut statement = match batch.next() {
             Ok(Some(statement)) => statement,
-            Ok(None) => return Ok(()),
+            // What is left of the window is blank space and comments; a comment cut by the
+            // window's end is skipped whole.
+            Ok(None) => return Ok(past_empty_statements(sql, next).max(end)),
+            Err(_) if end < sql.len() => {
+                return Err(Window::Cut {
+                    at: statement_start(sql, next),
+                });
+            }
             Err(source) => {
                 let at = match &source {
-                    // The rest of the script from this statement on, and the token's offset in it.
+                    // The rest of the window from this statement on, and the token's offset in it.
                     rusqlite::Error::SqlInputError {
                         sql: rest, offset, ..
                     } if *offset >= 0 => {
-                        sql.len().saturating_sub(rest.len()) + usize::try_from(*offset).unwrap_or(0)
+                        end.saturating_sub(rest.len()) + usize::try_from(*offset).unwrap_or(0)
                     }
                     _ => statement_start(sql, next),
                 };
-                return Err(fail(at, source));
+                return Err(Window::Failed(fail(at, source)));
             }
         };
-        let start = next;
+        let begins = next;
         if let Some(text) = statement.expanded_sql() {
             // SQLite keeps a statement's text from where its preparation began (comments
             // included), so it almost always starts right here; searching is the fallback
             // (after an empty `;`, which SQLite skips without a statement).
-            let found = match sql.get(next..) {
+            let found = match sql.get(next..end) {
                 Some(rest) if rest.starts_with(&text) => next,
                 rest => rest
                     .and_then(|rest| rest.find(&text))
@@ -96,7 +163,20 @@ fn execute_script(conn: &Connection, sql: &str) -> Result<(), ScriptFailure> {
             next = found + text.len();
         }
         if let Err(source) = statement.raw_query().next().map(|_| ()) {
-            return Err(fail(statement_start(sql, start), source));
+            return Err(Window::Failed(fail(statement_start(sql, begins), source)));
+        }
+    }
+}
+
+/// The first byte at or after `at` that is not blank space, a comment or an empty statement
+/// (a `;` on its own, which SQLite skips).
+fn past_empty_statements(sql: &str, mut at: usize) -> usize {
+    loop {
+        at = statement_start(sql, at);
+        if sql.as_bytes().get(at) == Some(&b';') {
+            at += 1;
+        } else {
+            return at;
         }
     }
 }
@@ -120,11 +200,6 @@ fn statement_start(sql: &str, mut at: usize) -> usize {
         }
     }
     at.min(bytes.len())
-}
-
-/// The 1-based line of byte `at`.
-fn line_of(sql: &str, at: usize) -> usize {
-    sql.get(..at).unwrap_or(sql).matches('\n').count() + 1
 }
 
 /// Runs `f` with foreign keys switched off when `off`, and switches them back on afterwards
@@ -215,4 +290,72 @@ pub(super) fn run_script(
         check_foreign_keys(tx, m.version, script.file)?;
     }
     Ok(started.elapsed())
+}
+
+#[cfg(test)]
+mod window_tests {
+    use std::fmt::Write as _;
+
+    use super::*;
+
+    fn run(sql: &str, ends: &[usize], window: usize) -> (Result<(), usize>, Vec<String>) {
+        let conn = Connection::open_in_memory().unwrap();
+        let outcome = execute_windows(&conn, sql, ends, window).map_err(|f| f.line);
+        let rows = conn
+            .prepare("SELECT name FROM sqlite_master ORDER BY name")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .unwrap_or_default();
+        (outcome, rows)
+    }
+
+    /// A script whose statements hold `;` in a string, a comment and a trigger body.
+    const SCRIPT: &str = "CREATE TABLE a (x TEXT DEFAULT ';');\n\
+        -- a comment; with a semicolon\n\
+        CREATE TABLE b (y);\n\
+        CREATE TRIGGER t AFTER INSERT ON a BEGIN INSERT INTO b VALUES (1); INSERT INTO b VALUES (2); END;\n\
+        /* ; */ CREATE TABLE c (z);\n";
+
+    #[test]
+    fn windows_of_every_size_run_what_execute_batch_runs() {
+        let reference = Connection::open_in_memory().unwrap();
+        reference.execute_batch(SCRIPT).unwrap();
+        let ends = crate::migrate::sql::statement_ends(SCRIPT);
+        assert_eq!(ends.len(), 4, "{ends:?}");
+        for window in [1, 10, 40, 100, 10_000] {
+            let (outcome, rows) = run(SCRIPT, &ends, window);
+            assert_eq!(outcome, Ok(()), "window {window}");
+            assert_eq!(rows, ["a", "b", "c", "t"], "window {window}");
+        }
+    }
+
+    #[test]
+    fn a_cut_where_sqlite_reads_on_is_run_again_from_the_whole_rest() {
+        // Ends that disagree with SQLite: inside the string, inside the comment, inside the
+        // trigger body.
+        let wrong: Vec<usize> = [";')", "with", "(1);"]
+            .iter()
+            .map(|needle| SCRIPT.find(needle).unwrap() + needle.len())
+            .collect();
+        let mut ends = wrong.clone();
+        ends.sort_unstable();
+        for window in [1, 30, 80] {
+            let (outcome, rows) = run(SCRIPT, &ends, window);
+            assert_eq!(outcome, Ok(()), "window {window}");
+            assert_eq!(rows, ["a", "b", "c", "t"], "window {window}");
+        }
+    }
+
+    #[test]
+    fn a_failure_in_a_later_window_names_its_own_line() {
+        let mut sql = String::new();
+        for i in 0..50 {
+            let _ = writeln!(sql, "CREATE TABLE t{i} (x);");
+        }
+        sql.push_str("INSERT INTO nowhere VALUES (1);\n");
+        let ends = crate::migrate::sql::statement_ends(&sql);
+        for window in [1, 64, 100_000] {
+            let (outcome, _) = run(&sql, &ends, window);
+            assert_eq!(outcome, Err(51), "window {window}");
+        }
+    }
 }

@@ -112,8 +112,14 @@ pub fn backup(conn: &Connection, target: impl AsRef<Path>) -> Result<()> {
     };
     // Held until the copy is named: another backup into this directory sees that this partial
     // file belongs to a live process. The operating system releases it if this one dies.
-    let owner = std::fs::File::create_new(&partial)
-        .map_err(|source| io_error("creating the backup", source))?;
+    // Created with the source's permission bits, never wider: a private database gives a
+    // private copy whatever the umask.
+    let mode = source_mode(conn);
+    let owner = create_private(&partial, mode).map_err(|source| Error::CannotCreate {
+        path: target.to_path_buf(),
+        directory: directory.to_path_buf(),
+        source,
+    })?;
     if let Err(source) = owner.lock() {
         remove_partial(&partial);
         return Err(io_error("locking the backup", source));
@@ -155,6 +161,42 @@ pub fn backup(conn: &Connection, target: impl AsRef<Path>) -> Result<()> {
         let _ = dir.sync_all();
     }
     Ok(())
+}
+
+/// The permission bits of the database file `conn` is open on (`None` in memory, or where
+/// permissions are not Unix modes).
+fn source_mode(conn: &Connection) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let path = conn.path().filter(|p| !p.is_empty())?;
+        std::fs::metadata(path)
+            .ok()
+            .map(|m| m.permissions().mode() & 0o777)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = conn;
+        None
+    }
+}
+
+/// Creates `path`, which must not exist, with exactly the permission bits `mode` (when given):
+/// created no wider than `mode` (the umask may narrow it further), then set to `mode`.
+fn create_private(path: &Path, mode: Option<u32>) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::File::options();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    if let Some(mode) = mode {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(mode);
+        let file = options.open(path)?;
+        file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        return Ok(file);
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    options.open(path)
 }
 
 /// How long a backup waits for a rollback-journal writer to let it read.

@@ -278,6 +278,7 @@ impl From<Error> for Failure {
             Error::InvalidInput { .. }
             | Error::InvalidUrl { .. }
             | Error::NameTaken { .. }
+            | Error::AlreadyExists { .. }
             | Error::Migrate(
                 MigrateError::UnknownVersion { .. } | MigrateError::InvalidHistoryTable { .. },
             ) => Self::Usage(message),
