@@ -1849,3 +1849,52 @@ fn a_backup_that_cannot_be_created_names_the_destination_and_its_directory_and_a
     }
     Ok(())
 }
+
+#[test]
+fn user_text_in_an_error_reaches_the_terminal_escaped_and_an_overlong_name_is_refused_first()
+-> TestResult {
+    let db = TempDb::new()?;
+    let dir = db.dir.path().join("m");
+    let src = dir.display().to_string();
+    let out = run(
+        &db,
+        &["migrate", "add", "a\x1b[31mRED\x07", "--source", &src],
+    );
+    assert_eq!(code(&out), Some(2));
+    let message = stderr(&out);
+    assert!(
+        !message.contains('\x1b') && !message.contains('\x07'),
+        "{message:?}"
+    );
+    assert!(message.contains("a\\e[31mRED\\u{7}"), "{message}");
+    assert!(
+        message.ends_with('\n') && message.matches('\n').count() == 1,
+        "one line: {message:?}"
+    );
+    let long = "d".repeat(5_000);
+    let out = run(&db, &["migrate", "add", &long, "--source", &src]);
+    assert_eq!(code(&out), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("5000 characters long"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !stderr(&out).contains("too long"),
+        "the file system never saw it"
+    );
+    assert!(
+        !dir.exists() || std::fs::read_dir(&dir)?.next().is_none(),
+        "nothing written"
+    );
+    let ok = run(&db, &["migrate", "add", &"e".repeat(200), "--source", &src]);
+    assert_eq!(code(&ok), Some(0), "{}", stderr(&ok));
+    assert_eq!(code(&run(&db, &["init"])), Some(0));
+    let newline = run(&db, &["pipeline", "show", "two\nlines"]);
+    assert!(
+        stderr(&newline).contains("two\\nlines"),
+        "{}",
+        stderr(&newline)
+    );
+    Ok(())
+}

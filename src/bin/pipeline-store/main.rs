@@ -301,6 +301,23 @@ impl From<std::io::Error> for Failure {
 
 pub(crate) type Outcome = Result<(), Failure>;
 
+/// A message as it may reach a terminal: control characters (some of them user input echoed
+/// back, such as an escape sequence in a name) shown as escapes, never sent raw.
+fn shown(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    for c in message.chars() {
+        match c {
+            '\x1b' => out.push_str("\\e"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&c.escape_unicode().to_string()),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let level = match cli.verbose {
@@ -319,7 +336,7 @@ fn main() -> ExitCode {
                 Failure::Database(m) => (4, m),
                 Failure::CheckFailed => unreachable!("handled above"),
             };
-            eprintln!("error: {message}");
+            eprintln!("error: {}", shown(&message));
             ExitCode::from(code)
         }
     }

@@ -288,6 +288,9 @@ pub(crate) fn migrate_lint(cli: &Cli, source: Source<'_>) -> Outcome {
     }
 }
 
+/// The longest migration description `migrate add` takes, in bytes (all ASCII).
+const MAX_DESCRIPTION: usize = 200;
+
 pub(crate) fn migrate_add(
     cli: &Cli,
     description: &str,
@@ -295,6 +298,15 @@ pub(crate) fn migrate_add(
     reversible: bool,
 ) -> Outcome {
     let words = description.trim();
+    // File names are at most 255 bytes on common file systems: the version, `_`, `.down.sql`
+    // and the description must fit, checked before the file system sees the name.
+    if words.len() > MAX_DESCRIPTION {
+        return Err(Failure::Usage(format!(
+            "the migration description is {} characters long; at most {MAX_DESCRIPTION} fit in \
+             a file name",
+            words.chars().count()
+        )));
+    }
     if words.is_empty()
         || !words
             .chars()
