@@ -1745,6 +1745,26 @@ fn the_command_lists_checks_and_migrates_a_host_database_touching_only_the_set_i
         &["--json", "migrate", "repair", "--forget-missing"],
     ));
     assert_eq!(forgot["forgotten"], serde_json::json!([]));
+    assert!(
+        forgot.get("derived").is_none(),
+        "only with --derived: {forgot}"
+    );
+    let both = json(&run(
+        &db,
+        &["--json", "migrate", "repair", "--line-endings", "--derived"],
+    ));
+    assert_eq!(both["checksums_rewritten"], serde_json::json!([]));
+    assert_eq!(both["derived"]["copies_rewritten"], 0);
+    assert_eq!(both["derived"]["trigger_created"], false);
+    let text = stdout(&run(
+        &db,
+        &["migrate", "repair", "--line-endings", "--derived"],
+    ));
+    assert_eq!(
+        text,
+        "checksums rewritten: []\nmarked applied: []\nforgotten: []\n\
+         tag copies rewritten: 0\ncopy trigger created: no\n"
+    );
     let reverted = run_host(&["revert"]);
     assert_eq!(code(&reverted), Some(0), "{}", stderr(&reverted));
     let host_versions: Vec<i64> = conn
