@@ -625,3 +625,38 @@ fn an_upgrade_of_both_sets_is_backed_up_once_and_rehearsed_in_turn_and_a_losing_
     assert_eq!(jobs, 1);
     Ok(())
 }
+
+#[test]
+fn a_read_only_open_of_a_host_database_reports_each_sets_pending_migrations_and_writes_nothing()
+-> TestResult {
+    let db = TempDb::new()?;
+    let url = db.url();
+    OpenOptions::new()
+        .open_with_migrators(&url, &[&older_library()?, &host_of(vec![migration(JOBS)])?])?;
+    let before = std::fs::read(&db.path)?;
+    let (conn, reports) = OpenOptions::new()
+        .read_only(true)
+        .open_host(&url, &host()?)?;
+    assert_eq!(reports[0].pending.len(), 1, "the library's newest");
+    assert_eq!(reports[1].pending.len(), 1, "the host's second");
+    assert_eq!(reports[1].pending[0].version, JOB_FILES.0);
+    assert!(reports.iter().all(|r| r.applied.is_empty()));
+    drop(conn);
+    assert_eq!(std::fs::read(&db.path)?, before);
+    // In memory, one connection holds both sets.
+    let (memory, reports) = OpenOptions::new().open_host(":memory:", &host()?)?;
+    assert_eq!(reports[1].applied.len(), 2);
+    assert_eq!(versions(&memory, HOST_HISTORY)?, [JOBS.0, JOB_FILES.0]);
+    #[cfg(feature = "r2d2")]
+    {
+        let error = pipeline_store::pool_with_migrators(
+            ":memory:",
+            2,
+            &OpenOptions::new(),
+            &[schema::migrator(), &host()?],
+        )
+        .unwrap_err();
+        assert!(matches!(error, Error::InvalidUrl { .. }), "{error:?}");
+    }
+    Ok(())
+}
