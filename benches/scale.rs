@@ -13,6 +13,9 @@
 //!   size;
 //! * `update_stage`: one stage's parameter changed (alternating values, so each update writes);
 //! * `archive_restore`: a pipeline archived and restored again (two commits);
+//! * `page_all_tagged_previous_sql`: the tagged page's statement as the previous release ran it
+//!   (no check of the tag rows' copies, parameters bound plainly), by hand, against
+//!   `page_all_tagged`;
 //! * `find_by_name_mapped`, `get_mapped`: the lookups again on a connection opened with
 //!   `OpenOptions::mmap_size` (2^30 bytes) and `cache_size_kib` (2^18 kibibytes), the opt-in knobs.
 //!
@@ -126,6 +129,37 @@ fn bench_size(c: &mut Criterion, fixture: &Fixture) {
             });
         }
     }
+
+    // The tagged page as the previous release read it (no check of the copies, the cursor and
+    // tag bound plainly), run by hand over the same rows: what the checked page costs against it.
+    let previous = "SELECT p.id, p.name, p.archived, p.created_at, p.updated_at, \
+         (SELECT count(*) FROM pipeline_stages WHERE pipeline_stages.pipeline_id = p.id) \
+         FROM pipeline_tags t CROSS JOIN pipelines p ON p.id = t.pipeline_id \
+         WHERE t.tag = ?2 AND t.pipeline_name > ?1 ORDER BY t.pipeline_name";
+    group.bench_function(BenchmarkId::new("page_all_tagged_previous_sql", n), |b| {
+        b.iter(|| {
+            let mut statement = conn.prepare_cached(previous).expect("prepare");
+            let mut rows = statement
+                .query(pipeline_store::rusqlite::params![middle, "nightly"])
+                .expect("query");
+            let mut page = Vec::with_capacity(50);
+            while page.len() < 50 {
+                let Some(row) = rows.next().expect("row") else {
+                    break;
+                };
+                page.push((
+                    row.get::<_, String>(0).expect("id"),
+                    row.get::<_, String>(1).expect("name"),
+                    row.get::<_, bool>(2).expect("archived"),
+                    row.get::<_, String>(3).expect("created"),
+                    row.get::<_, String>(4).expect("updated"),
+                    row.get::<_, i64>(5).expect("stages"),
+                ));
+            }
+            assert!(!page.is_empty());
+            black_box(page)
+        });
+    });
 
     let mut k = 0;
     group.bench_function(BenchmarkId::new("find_by_config", n), |b| {
