@@ -104,63 +104,7 @@ fn bench_size(c: &mut Criterion, fixture: &Fixture) {
         });
     }
 
-    let middle = name(n / 2);
-    for (status, query) in [
-        ("active", ListQuery::active()),
-        ("archived", ListQuery::archived()),
-        ("all", ListQuery::all()),
-    ] {
-        for tagged in [false, true] {
-            let mut query = query.clone().after(middle.clone()).limit(50);
-            if tagged {
-                query = query.tag("nightly");
-            }
-            let label = if tagged {
-                format!("page_{status}_tagged")
-            } else {
-                format!("page_{status}")
-            };
-            group.bench_function(BenchmarkId::new(label, n), |b| {
-                b.iter(|| {
-                    let page = pipelines::list(conn, &query).expect("list");
-                    assert!(!page.is_empty());
-                    black_box(page)
-                });
-            });
-        }
-    }
-
-    // The tagged page as the previous release read it (no check of the copies, the cursor and
-    // tag bound plainly), run by hand over the same rows: what the checked page costs against it.
-    let previous = "SELECT p.id, p.name, p.archived, p.created_at, p.updated_at, \
-         (SELECT count(*) FROM pipeline_stages WHERE pipeline_stages.pipeline_id = p.id) \
-         FROM pipeline_tags t CROSS JOIN pipelines p ON p.id = t.pipeline_id \
-         WHERE t.tag = ?2 AND t.pipeline_name > ?1 ORDER BY t.pipeline_name";
-    group.bench_function(BenchmarkId::new("page_all_tagged_previous_sql", n), |b| {
-        b.iter(|| {
-            let mut statement = conn.prepare_cached(previous).expect("prepare");
-            let mut rows = statement
-                .query(pipeline_store::rusqlite::params![middle, "nightly"])
-                .expect("query");
-            let mut page = Vec::with_capacity(50);
-            while page.len() < 50 {
-                let Some(row) = rows.next().expect("row") else {
-                    break;
-                };
-                page.push((
-                    row.get::<_, String>(0).expect("id"),
-                    row.get::<_, String>(1).expect("name"),
-                    row.get::<_, bool>(2).expect("archived"),
-                    row.get::<_, String>(3).expect("created"),
-                    row.get::<_, String>(4).expect("updated"),
-                    row.get::<_, i64>(5).expect("stages"),
-                ));
-            }
-            assert!(!page.is_empty());
-            black_box(page)
-        });
-    });
-
+    pages(&mut group, conn, n);
     let mut k = 0;
     group.bench_function(BenchmarkId::new("find_by_config", n), |b| {
         b.iter(|| {
@@ -235,3 +179,77 @@ fn scale(c: &mut Criterion) {
 
 criterion_group!(benches, scale);
 criterion_main!(benches);
+
+/// The tagged page as the previous release read it (no check of the copies, the cursor and tag
+/// bound plainly), run by hand over the same rows: what the checked page costs against it.
+fn previous_tagged_page(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    conn: &Connection,
+    n: usize,
+    middle: &str,
+) {
+    let previous = "SELECT p.id, p.name, p.archived, p.created_at, p.updated_at, \
+         (SELECT count(*) FROM pipeline_stages WHERE pipeline_stages.pipeline_id = p.id) \
+         FROM pipeline_tags t CROSS JOIN pipelines p ON p.id = t.pipeline_id \
+         WHERE t.tag = ?2 AND t.pipeline_name > ?1 ORDER BY t.pipeline_name";
+    group.bench_function(BenchmarkId::new("page_all_tagged_previous_sql", n), |b| {
+        b.iter(|| {
+            let mut statement = conn.prepare_cached(previous).expect("prepare");
+            let mut rows = statement
+                .query(pipeline_store::rusqlite::params![middle, "nightly"])
+                .expect("query");
+            let mut page = Vec::with_capacity(50);
+            while page.len() < 50 {
+                let Some(row) = rows.next().expect("row") else {
+                    break;
+                };
+                page.push((
+                    row.get::<_, String>(0).expect("id"),
+                    row.get::<_, String>(1).expect("name"),
+                    row.get::<_, bool>(2).expect("archived"),
+                    row.get::<_, String>(3).expect("created"),
+                    row.get::<_, String>(4).expect("updated"),
+                    row.get::<_, i64>(5).expect("stages"),
+                ));
+            }
+            assert!(!page.is_empty());
+            black_box(page)
+        });
+    });
+}
+
+/// A page of 50 from the middle of the names, for each status, without and with a tag; and the
+/// previous release's tagged page beside them.
+fn pages(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    conn: &Connection,
+    n: usize,
+) {
+    let middle = name(n / 2);
+    for (status, query) in [
+        ("active", ListQuery::active()),
+        ("archived", ListQuery::archived()),
+        ("all", ListQuery::all()),
+    ] {
+        for tagged in [false, true] {
+            let mut query = query.clone().after(middle.clone()).limit(50);
+            if tagged {
+                query = query.tag("nightly");
+            }
+            let label = if tagged {
+                format!("page_{status}_tagged")
+            } else {
+                format!("page_{status}")
+            };
+            group.bench_function(BenchmarkId::new(label, n), |b| {
+                b.iter(|| {
+                    let page = pipelines::list(conn, &query).expect("list");
+                    assert!(!page.is_empty());
+                    black_box(page)
+                });
+            });
+        }
+    }
+
+    previous_tagged_page(group, conn, n, &middle);
+}
