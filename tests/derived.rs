@@ -268,10 +268,26 @@ fn check_names_stale_copies_and_a_lost_trigger_and_repair_restores_both() -> Tes
         (renamed.copied_name.as_str(), renamed.tag.as_str()),
         ("gamma", "nightly")
     );
+    let text = report.derived[0].to_string();
     assert!(
-        report.derived[0].to_string().contains("7 tag rows"),
-        "{}",
-        report.derived[0]
+        text.starts_with(
+            "7 tag rows hold a stale copy of their pipeline's name or archived flag ("
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "tag \"nightly\" of {:?}: copy says \"gamma\" active, pipeline is \"aaa-first\" active; ",
+            renamed.pipeline_id.as_str()
+        )),
+        "each example, separated: {text}"
+    );
+    assert_eq!(text.matches("; tag ").count(), examples.len() - 1, "{text}");
+    assert!(
+        text.ends_with(
+            "): tagged pages leave them out until `schema::repair_derived` rewrites the copies"
+        ),
+        "{text}"
     );
 
     // The trigger lost as well: reported whether or not the migrations would also lose it.

@@ -22,7 +22,8 @@ const JOBS: (i64, &str, &str) = (
          id INTEGER PRIMARY KEY,
          pipeline_id TEXT NOT NULL REFERENCES pipelines(id) ON DELETE CASCADE,
          state TEXT NOT NULL DEFAULT 'queued');
-     CREATE INDEX idx_jobs_pipeline ON jobs(pipeline_id);",
+     CREATE INDEX idx_jobs_pipeline ON jobs(pipeline_id);
+     CREATE TRIGGER jobs_queued AFTER INSERT ON jobs BEGIN SELECT 1; END;",
 );
 const JOB_FILES: (i64, &str, &str) = (
     20_261_201_100_000,
@@ -177,7 +178,31 @@ fn every_entry_point_opens_a_host_database_and_its_checks_are_clean() -> TestRes
     assert_eq!(alone.other_histories, [HOST_HISTORY]);
     let mut others: Vec<&str> = alone.other_sets.iter().map(|d| d.object.as_str()).collect();
     others.sort_unstable();
-    assert_eq!(others, ["idx_jobs_pipeline", "job_files", "jobs"]);
+    assert_eq!(
+        others,
+        ["idx_jobs_pipeline", "job_files", "jobs", "jobs_queued"]
+    );
+    // A trigger on the library's table is drift, a host's own or not.
+    plain.execute_batch("CREATE TRIGGER by_hand AFTER INSERT ON pipelines BEGIN SELECT 1; END;")?;
+    let drifted = schema::check(&plain)?;
+    assert_eq!(drifted.drift.len(), 1, "{:?}", drifted.drift);
+    assert_eq!(drifted.drift[0].object, "by_hand");
+    assert_eq!(drifted.other_sets.len(), 4);
+    plain.execute_batch("DROP TRIGGER by_hand;")?;
+    // With the host's set, drift on the host's own tables is drift; without it, it is the
+    // other set's business.
+    plain.execute_batch("CREATE INDEX jobs_by_hand ON jobs(state);")?;
+    let host_drift = schema::check_host(&plain, &host)?;
+    assert!(!host_drift.is_ok());
+    assert_eq!(host_drift.drift.len(), 1, "{:?}", host_drift.drift);
+    assert_eq!(host_drift.drift[0].object, "jobs_by_hand");
+    assert_eq!(
+        host_drift.migrations.len() + host_drift.pending.len(),
+        0,
+        "both histories read"
+    );
+    assert!(schema::check(&plain)?.is_ok());
+    plain.execute_batch("DROP INDEX jobs_by_hand;")?;
     // Drift on the library's own tables is still drift, host or not.
     plain.execute_batch("CREATE INDEX by_hand ON pipelines(updated_at);")?;
     let drifted = schema::check(&plain)?;

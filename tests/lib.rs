@@ -10,6 +10,7 @@ mod common;
 mod derived;
 mod drift;
 mod errors;
+mod guard;
 pub(crate) mod host;
 mod legacy;
 mod list_modes;

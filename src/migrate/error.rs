@@ -5,6 +5,15 @@ use std::path::PathBuf;
 
 use crate::error::sqlite_message;
 
+/// What an `ON DELETE` action does to a row.
+fn cascade_verb(action: &str) -> &'static str {
+    match action {
+        "CASCADE" => "delete",
+        "SET NULL" => "set to NULL the foreign key of",
+        _ => "set to its default the foreign key of",
+    }
+}
+
 /// ` in TABLE` for a history table other than sqlx's, nothing for sqlx's: messages about the
 /// default set read as they always have.
 fn in_history(table: &str) -> String {
@@ -186,6 +195,34 @@ pub enum MigrateError {
         line: usize,
         /// SQLite's error.
         source: rusqlite::Error,
+    },
+
+    /// A migration's `DROP TABLE` would have deleted or changed rows of another table through
+    /// its foreign key (foreign keys on); it was refused before it ran, and the migration was
+    /// rolled back (a `-- no-transaction` one stops there, what ran before it stays).
+    #[error(
+        "migration {version} ({file}) was refused at line {line}: DROP TABLE {table} would {} \
+         {rows} row(s) of {child} (its foreign key onto {table} is ON DELETE {action}); put \
+         `-- foreign-keys: off` in the file's header if the table is rebuilt (keys are checked \
+         before it commits), drop or empty {child} first if its rows are meant to go, or allow \
+         the loss with `-- pipeline-store: allow drop-referenced-table`",
+        cascade_verb(action)
+    )]
+    DropWouldChangeRows {
+        /// The version.
+        version: i64,
+        /// Its file name.
+        file: String,
+        /// The line of the `DROP TABLE`.
+        line: usize,
+        /// The table it drops.
+        table: String,
+        /// The referencing table whose rows would change.
+        child: String,
+        /// Its `ON DELETE` action: `CASCADE`, `SET NULL` or `SET DEFAULT`.
+        action: String,
+        /// How many of its rows point at a row of the table.
+        rows: u64,
     },
 
     /// A migration's SQL ended the transaction it runs in (a `COMMIT` or `END` statement).

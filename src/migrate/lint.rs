@@ -188,7 +188,7 @@ fn lint_scripts(
         }
         // Statement by statement, a window at a time: `execute_batch` is quadratic in the size
         // of a large file (see `script::execute_script`).
-        if super::script::execute_script(conn, script.sql).is_err() {
+        if super::script::execute_script(conn, script.sql, false).is_err() {
             replica = None;
         }
     }

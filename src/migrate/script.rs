@@ -20,14 +20,11 @@ pub(super) fn run_outside_transaction(
     script: Script<'_>,
 ) -> Result<()> {
     with_foreign_keys_off(conn, script.foreign_keys_off, |conn| {
-        let ran = reporting(version, script.file, || execute_script(conn, script.sql)).map_err(
-            |failure| MigrateError::FailedOutsideTransaction {
-                version,
-                file: script.file.to_owned(),
-                line: failure.line,
-                source: failure.source,
-            },
-        );
+        let guard = guards_drops(script);
+        let ran = reporting(version, script.file, || {
+            execute_script(conn, script.sql, guard)
+        })
+        .map_err(|failure| failure.into_error(version, script.file, true));
         if !conn.is_autocommit() {
             // Undo what the script's own transaction did; its history row stays dirty.
             if let Err(rollback) = conn.execute_batch("ROLLBACK") {
@@ -48,10 +45,66 @@ pub(super) fn run_outside_transaction(
     })
 }
 
-/// Where a script failed: the line of the file the failing statement (or token) is on.
+/// Where a script failed: the line of the file the failing statement (or token) is on, and why.
 pub(crate) struct ScriptFailure {
     line: usize,
-    source: rusqlite::Error,
+    cause: Cause,
+}
+
+/// Why a statement of a script failed.
+enum Cause {
+    /// SQLite refused it.
+    Sqlite(rusqlite::Error),
+    /// It is a `DROP TABLE` that would delete or change rows of another table through its
+    /// foreign key: refused before it ran.
+    Cascade(Cascade),
+}
+
+/// What a `DROP TABLE` would do to a referencing table, with foreign keys on.
+struct Cascade {
+    table: String,
+    child: String,
+    action: String,
+    rows: u64,
+}
+
+impl ScriptFailure {
+    /// The migration error this failure is, for migration `version` from `file`; `outside` for
+    /// a `-- no-transaction` one.
+    fn into_error(self, version: i64, file: &str, outside: bool) -> MigrateError {
+        match self.cause {
+            Cause::Sqlite(source) if outside => MigrateError::FailedOutsideTransaction {
+                version,
+                file: file.to_owned(),
+                line: self.line,
+                source,
+            },
+            Cause::Sqlite(source) => MigrateError::Failed {
+                version,
+                file: file.to_owned(),
+                line: self.line,
+                source,
+            },
+            Cause::Cascade(c) => MigrateError::DropWouldChangeRows {
+                version,
+                file: file.to_owned(),
+                line: self.line,
+                table: c.table,
+                child: c.child,
+                action: c.action,
+                rows: c.rows,
+            },
+        }
+    }
+}
+
+/// Whether a script's `DROP TABLE`s are guarded: unless its header allows the rule that names
+/// them (`-- pipeline-store: allow drop-referenced-table`), or foreign keys are off around it.
+pub(super) fn guards_drops(script: Script<'_>) -> bool {
+    !script.foreign_keys_off
+        && !super::sql::allowed(script.sql)
+            .0
+            .contains(&super::sql::DROP_REFERENCED_TABLE)
 }
 
 /// How much text SQLite is handed at a time. SQLite copies the whole text it is asked to
@@ -69,8 +122,22 @@ const WINDOW: usize = 16 * 1024;
 /// SQLite disagreeing), preparing it from the window fails; it is then prepared again from the
 /// whole rest of the script, which is what SQLite alone would do, so the outcome never depends
 /// on the windows.
-pub(crate) fn execute_script(conn: &Connection, sql: &str) -> Result<(), ScriptFailure> {
-    execute_windows(conn, sql, &super::sql::statement_ends(sql), WINDOW)
+///
+/// With `guard`, a `DROP TABLE` that would delete or change rows of another table through a
+/// foreign key (`ON DELETE CASCADE`, `SET NULL`, `SET DEFAULT`, with foreign keys on) is
+/// refused before it runs, whatever the linter saw: the runner knows the live schema.
+pub(crate) fn execute_script(
+    conn: &Connection,
+    sql: &str,
+    guard: bool,
+) -> Result<(), ScriptFailure> {
+    // A script that fits in one window needs no cuts, and no tokenizing to find them.
+    let ends = if sql.len() <= WINDOW {
+        Vec::new()
+    } else {
+        super::sql::statement_ends(sql)
+    };
+    execute_windows(conn, sql, &ends, WINDOW, guard)
 }
 
 /// [`execute_script`] with windows of about `window` bytes cut at `ends`.
@@ -79,6 +146,7 @@ fn execute_windows(
     sql: &str,
     ends: &[usize],
     window: usize,
+    guard: bool,
 ) -> Result<(), ScriptFailure> {
     let mut start = 0;
     let mut whole_rest = false;
@@ -91,7 +159,7 @@ fn execute_windows(
                 .copied()
                 .unwrap_or(sql.len())
         };
-        match execute_window(conn, sql, start, end) {
+        match execute_window(conn, sql, start, end, guard) {
             Ok(resume) => start = resume,
             Err(Window::Cut { at }) => {
                 start = at;
@@ -114,13 +182,19 @@ enum Window {
 
 /// Runs the statements of `sql[start..end]`; where the next window starts (past `end` when a
 /// comment goes on across it).
-fn execute_window(conn: &Connection, sql: &str, start: usize, end: usize) -> Result<usize, Window> {
+fn execute_window(
+    conn: &Connection,
+    sql: &str,
+    start: usize,
+    end: usize,
+    guard: bool,
+) -> Result<usize, Window> {
     use rusqlite::fallible_iterator::FallibleIterator as _;
 
     let window = &sql[start..end];
     let fail = |at: usize, source: rusqlite::Error| ScriptFailure {
         line: line_of(sql, at),
-        source,
+        cause: Cause::Sqlite(source),
     };
     let mut batch = rusqlite::Batch::new(conn, window);
     // Where the text of the next statement begins (comments and blank space included).
@@ -150,7 +224,22 @@ fn execute_window(conn: &Connection, sql: &str, start: usize, end: usize) -> Res
             }
         };
         let begins = next;
-        if let Some(text) = statement.expanded_sql() {
+        let text = statement.expanded_sql();
+        if guard && let Some(text) = text.as_deref().filter(|t| is_drop(t)) {
+            match cascade(conn, text) {
+                Ok(None) => {}
+                Ok(Some(cascade)) => {
+                    return Err(Window::Failed(ScriptFailure {
+                        line: line_of(sql, statement_start(sql, begins)),
+                        cause: Cause::Cascade(cascade),
+                    }));
+                }
+                Err(source) => {
+                    return Err(Window::Failed(fail(statement_start(sql, begins), source)));
+                }
+            }
+        }
+        if let Some(text) = text {
             // SQLite keeps a statement's text from where its preparation began (comments
             // included), so it almost always starts right here; searching is the fallback
             // (after an empty `;`, which SQLite skips without a statement).
@@ -166,6 +255,98 @@ fn execute_window(conn: &Connection, sql: &str, start: usize, end: usize) -> Res
             return Err(Window::Failed(fail(statement_start(sql, begins), source)));
         }
     }
+}
+
+/// Whether a statement's text starts with `DROP` (after blank space and comments): the cheap
+/// test before the statement is read as a `DROP TABLE`.
+fn is_drop(text: &str) -> bool {
+    let at = statement_start(text, 0);
+    text.get(at..at + 4)
+        .is_some_and(|word| word.eq_ignore_ascii_case("DROP"))
+}
+
+/// One column of a foreign key onto the dropped table: the referencing table, the key's id,
+/// its column, the parent column (none: the parent's primary key) and its `ON DELETE` action.
+type KeyColumn = (String, i64, String, Option<String>, String);
+
+/// What the `DROP TABLE` in `text` would do to another table's rows, with the foreign keys of
+/// `conn` as they are: the first referencing table (by name) whose `ON DELETE` action deletes or
+/// changes rows that point at a row of the table, and how many; `None` when nothing would
+/// change (foreign keys off, no such table, no such rows).
+fn cascade(conn: &Connection, text: &str) -> rusqlite::Result<Option<Cascade>> {
+    let Some((table, _, _)) = super::sql::tables_removed(text)
+        .into_iter()
+        .find(|(_, _, how)| *how == "drops")
+    else {
+        return Ok(None);
+    };
+    let on: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
+    if !on {
+        return Ok(None);
+    }
+    // Every foreign key onto the table, one row per column, from every other table.
+    let mut statement = conn.prepare(
+        "SELECT m.name, f.id, f.\"from\", f.\"to\", upper(f.on_delete) FROM sqlite_master AS m \
+         JOIN pragma_foreign_key_list(m.name) AS f \
+         WHERE m.type = 'table' AND f.\"table\" = ?1 COLLATE NOCASE AND m.name <> ?1 COLLATE NOCASE \
+           AND upper(f.on_delete) IN ('CASCADE', 'SET NULL', 'SET DEFAULT') \
+         ORDER BY m.name, f.id, f.seq",
+    )?;
+    let keys: Vec<KeyColumn> = statement
+        .query_map([&table], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut i = 0;
+    while i < keys.len() {
+        let (child, id, _, _, action) = &keys[i];
+        let columns: Vec<&KeyColumn> = keys[i..]
+            .iter()
+            .take_while(|k| &k.0 == child && k.1 == *id)
+            .collect();
+        i += columns.len();
+        let parent_columns = parent_key(conn, &table)?;
+        let pairs: Vec<String> = columns
+            .iter()
+            .enumerate()
+            .map(|(n, (_, _, from, to, _))| {
+                let to = to
+                    .clone()
+                    .or_else(|| parent_columns.get(n).cloned())
+                    .unwrap_or_else(|| "rowid".to_owned());
+                format!("p.{} = c.{}", quoted(&to), quoted(from))
+            })
+            .collect();
+        // Names come from the schema and are quoted; nothing here is a value.
+        let sql = format!(
+            "SELECT count(*) FROM {} AS c WHERE EXISTS (SELECT 1 FROM {} AS p WHERE {})",
+            quoted(child),
+            quoted(&table),
+            pairs.join(" AND ")
+        );
+        let rows: i64 = conn.query_row(&sql, [], |r| r.get(0))?;
+        if rows > 0 {
+            return Ok(Some(Cascade {
+                table,
+                child: child.clone(),
+                action: action.clone(),
+                rows: u64::try_from(rows).unwrap_or(0),
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// The primary key columns of `table`, in key order (what a foreign key without columns names).
+fn parent_key(conn: &Connection, table: &str) -> rusqlite::Result<Vec<String>> {
+    conn.prepare("SELECT name FROM pragma_table_info(?1) WHERE pk > 0 ORDER BY pk")?
+        .query_map([table], |r| r.get(0))?
+        .collect()
+}
+
+/// An identifier in double quotes.
+fn quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// The first byte at or after `at` that is not blank space, a comment or an empty statement
@@ -259,14 +440,11 @@ pub(super) fn run_script(
 ) -> Result<Duration> {
     debug!("running {} (migration {})", script.file, m.version);
     let started = Instant::now();
-    reporting(m.version, script.file, || execute_script(tx, script.sql)).map_err(|failure| {
-        MigrateError::Failed {
-            version: m.version,
-            file: script.file.to_owned(),
-            line: failure.line,
-            source: failure.source,
-        }
-    })?;
+    let guard = guards_drops(script);
+    reporting(m.version, script.file, || {
+        execute_script(tx, script.sql, guard)
+    })
+    .map_err(|failure| failure.into_error(m.version, script.file, false))?;
     if tx.is_autocommit() {
         // What ran before its COMMIT is committed: record the migration as dirty, so the next
         // run says so instead of failing on what half of it already created.
@@ -300,7 +478,7 @@ mod window_tests {
 
     fn run(sql: &str, ends: &[usize], window: usize) -> (Result<(), usize>, Vec<String>) {
         let conn = Connection::open_in_memory().unwrap();
-        let outcome = execute_windows(&conn, sql, ends, window).map_err(|f| f.line);
+        let outcome = execute_windows(&conn, sql, ends, window, false).map_err(|f| f.line);
         let rows = conn
             .prepare("SELECT name FROM sqlite_master ORDER BY name")
             .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
