@@ -895,7 +895,7 @@ fn migrate_lint_names_file_line_and_rule_in_text_and_json() -> TestResult {
             ("1_create.sql", "CREATE TABLE a (x);\n"),
             (
                 "2_careless.sql",
-                "-- rebuild\nPRAGMA foreign_keys = OFF;\nCREATE TABLE b (x);\n",
+                "-- rebuild\nBEGIN;\nCREATE TABLE b (x);\nCOMMIT;\n",
             ),
         ],
     )?;
@@ -903,16 +903,32 @@ fn migrate_lint_names_file_line_and_rule_in_text_and_json() -> TestResult {
     let text = run(&db, &["migrate", "lint", "--source", source]);
     assert_eq!(code(&text), Some(1), "{}", stderr(&text));
     assert!(
-        stdout(&text).starts_with("2_careless.sql:2: [foreign-keys-pragma]"),
+        stdout(&text).starts_with("2_careless.sql:2: [transaction-control]"),
         "{}",
         stdout(&text)
     );
     let listed = run(&db, &["migrate", "lint", "--source", source, "--json"]);
     assert_eq!(code(&listed), Some(1));
     let findings: Value = serde_json::from_slice(&listed.stdout)?;
-    assert_eq!(findings[0]["rule"], "foreign-keys-pragma");
+    assert_eq!(findings[0]["rule"], "transaction-control");
     assert_eq!(findings[0]["line"], 2);
     assert_eq!(findings[0]["allowed"], false);
+    // A foreign-keys switch is honoured: reported, not refused.
+    let honoured = db.dir.path().join("honoured");
+    crate::common::write_migrations(
+        &honoured,
+        &[(
+            "1_rebuild.sql",
+            "-- rebuild\nPRAGMA foreign_keys = OFF;\nCREATE TABLE b (x);\n",
+        )],
+    )?;
+    let honoured = honoured.to_str().ok_or("utf-8")?;
+    let listed = run(&db, &["migrate", "lint", "--source", honoured, "--json"]);
+    assert_eq!(code(&listed), Some(0), "{}", stderr(&listed));
+    let findings: Value = serde_json::from_slice(&listed.stdout)?;
+    assert_eq!(findings[0]["rule"], "foreign-keys-pragma");
+    assert_eq!(findings[0]["line"], 2);
+    assert_eq!(findings[0]["allowed"], true);
     let clean = run(&db, &["migrate", "lint"]);
     assert_eq!(code(&clean), Some(0), "{}", stderr(&clean));
     assert!(

@@ -140,7 +140,7 @@ impl Embed {
             let (allowed, _) = sql::allowed(&sql);
             if let Some(finding) = sql::text_findings(&sql, !header.no_transaction)
                 .into_iter()
-                .find(|f| !allowed.contains(&f.rule))
+                .find(|f| sql::refuses(f.rule) && !allowed.contains(&f.rule))
             {
                 return Err(format!(
                     "{}:{}: [{}] {}: {}; {}",

@@ -182,10 +182,14 @@ pub fn no_transaction(sql: &str) -> bool {
     body.trim_start().starts_with("-- no-transaction")
 }
 
-/// `-- foreign-keys: off` among the header's comments.
+/// `-- foreign-keys: off` among the header's comments, or, in a script that runs in a
+/// transaction, a `PRAGMA foreign_keys = OFF` statement.
 pub fn foreign_keys_off(sql: &str) -> bool {
     let body = sql.strip_prefix('\u{feff}').unwrap_or(sql);
     header_comments(body).any(|(_, c)| c == "foreign-keys: off")
+        // A transactional script that says `PRAGMA foreign_keys = OFF` means the same; inside
+        // the transaction SQLite would ignore it.
+        || (!no_transaction(sql) && crate::sql::switches_foreign_keys_off(sql))
 }
 
 /// The header's comments, trimmed, with their 1-based line numbers.

@@ -290,6 +290,49 @@ pub fn allowed(sql: &str) -> (Vec<&str>, Vec<(usize, &str)>) {
     (rules, unknown)
 }
 
+/// Whether a finding of `rule` refuses a migration unless its file allows the rule: every rule
+/// but `foreign-keys-pragma`, which reports a switch the runner honours (off) or that does
+/// nothing (on).
+pub fn refuses(rule: &str) -> bool {
+    rule != FOREIGN_KEYS_PRAGMA
+}
+
+/// `Some(true)` for a `PRAGMA [schema.]foreign_keys` statement that switches them off (`= OFF`,
+/// `0`, `FALSE`, `NO`, quoted or not, or `(OFF)`), `Some(false)` for any other value or a read,
+/// `None` for any other statement.
+fn foreign_keys_pragma(statement: &[Token<'_>]) -> Option<bool> {
+    let first = statement.first()?;
+    if !first.is("PRAGMA") {
+        return None;
+    }
+    let at = match (statement.get(1), statement.get(2)) {
+        (Some(_), Some(dot)) if dot.text == "." => 3,
+        _ => 1,
+    };
+    let name = statement.get(at)?.name()?;
+    if !name.eq_ignore_ascii_case("foreign_keys") {
+        return None;
+    }
+    let value = match statement.get(at + 1) {
+        Some(t) if t.text == "=" || t.text == "(" => statement.get(at + 2),
+        _ => None,
+    };
+    Some(value.is_some_and(|v| {
+        let text = v.text.trim_matches(['\'', '"', '`', '[', ']']);
+        ["off", "0", "false", "no"]
+            .iter()
+            .any(|off| text.eq_ignore_ascii_case(off))
+    }))
+}
+
+/// Whether a script switches foreign keys off with a `PRAGMA foreign_keys = OFF` statement of
+/// its own (outside trigger bodies, strings and comments).
+pub fn switches_foreign_keys_off(sql: &str) -> bool {
+    statements(&tokens(sql))
+        .iter()
+        .any(|statement| foreign_keys_pragma(statement) == Some(true))
+}
+
 /// The findings on a migration's text, allowed rules included (the caller filters them).
 /// `transactional` is whether the file runs inside a transaction (no `-- no-transaction`).
 pub fn text_findings(sql: &str, transactional: bool) -> Vec<TextFinding> {
@@ -312,23 +355,34 @@ pub fn text_findings(sql: &str, transactional: bool) -> Vec<TextFinding> {
     for statement in statements(&all) {
         let first = &statement[0];
         let line = lines.line(first.offset);
-        if first.is("PRAGMA") {
-            let name = match (statement.get(1), statement.get(2), statement.get(3)) {
-                (Some(_), Some(dot), Some(name)) if dot.text == "." => name.name(),
-                (Some(name), _, _) => name.name(),
-                _ => None,
-            };
-            if name.is_some_and(|n| n.eq_ignore_ascii_case("foreign_keys")) {
-                findings.push(TextFinding {
+        if let Some(off) = foreign_keys_pragma(&statement) {
+            findings.push(if off {
+                TextFinding {
                     rule: FOREIGN_KEYS_PRAGMA,
                     line,
-                    message: "`PRAGMA foreign_keys` in a migration that runs in a transaction"
+                    message: "`PRAGMA foreign_keys = OFF` in a migration that runs in a \
+                              transaction: honoured, as `-- foreign-keys: off` is"
                         .to_owned(),
-                    why: "SQLite ignores it inside a transaction, so foreign keys stay on and a \
-                          table rebuild cascade-deletes every row that references the table",
-                    fix: "remove it and put `-- foreign-keys: off` in the file's header".to_owned(),
-                });
-            }
+                    why: "SQLite ignores the switch inside a transaction, so the runner switches \
+                          foreign keys off before BEGIN, runs `PRAGMA foreign_key_check` before \
+                          COMMIT and switches them back on: the rebuild its author meant, with \
+                          no row lost to a cascade",
+                    fix: "nothing to do; `-- foreign-keys: off` in the header says the same"
+                        .to_owned(),
+                }
+            } else {
+                TextFinding {
+                    rule: FOREIGN_KEYS_PRAGMA,
+                    line,
+                    message: "`PRAGMA foreign_keys = ON` in a migration that runs in a \
+                              transaction: it does nothing"
+                        .to_owned(),
+                    why: "SQLite ignores the switch inside a transaction; foreign keys are on \
+                          for the migration, or switched back on after it when it switched \
+                          them off",
+                    fix: "nothing to do; it can be removed".to_owned(),
+                }
+            });
         }
         let ends_or_starts = first.is("BEGIN")
             || first.is("COMMIT")
@@ -556,6 +610,33 @@ mod tests {
                 ("stages".to_owned(), 3, "renames away"),
             ]
         );
+    }
+
+    #[test]
+    fn a_foreign_keys_off_switch_is_found_in_every_spelling_and_nowhere_else() {
+        for sql in [
+            "PRAGMA foreign_keys=OFF;",
+            "pragma FOREIGN_KEYS = 0;",
+            "PRAGMA main.foreign_keys = false;",
+            "PRAGMA foreign_keys = 'no';",
+            "PRAGMA foreign_keys(off)",
+            "CREATE TABLE t (x);\n  PRAGMA   foreign_keys\n=\nOff ;",
+        ] {
+            assert!(switches_foreign_keys_off(sql), "{sql}");
+        }
+        for sql in [
+            "PRAGMA foreign_keys = ON;",
+            "PRAGMA foreign_keys;",
+            "PRAGMA foreign_key_check;",
+            "-- PRAGMA foreign_keys = OFF;\nCREATE TABLE t (x);",
+            "INSERT INTO t VALUES ('PRAGMA foreign_keys = OFF;');",
+            "CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT 'PRAGMA foreign_keys = OFF'; END;",
+            "PRAGMA defer_foreign_keys = OFF;",
+        ] {
+            assert!(!switches_foreign_keys_off(sql), "{sql}");
+        }
+        assert!(!refuses(FOREIGN_KEYS_PRAGMA));
+        assert!(RULES.iter().filter(|r| refuses(r)).count() == RULES.len() - 1);
     }
 
     #[test]
