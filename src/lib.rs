@@ -14,6 +14,8 @@ pub mod model;
 pub mod pool;
 pub mod repo;
 pub mod schema;
+#[cfg(test)]
+mod test_log;
 
 pub use error::{ConstraintKind, Error, MigrateError, Result};
 #[cfg(feature = "r2d2")]

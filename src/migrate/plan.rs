@@ -267,37 +267,7 @@ mod tests {
 
     // Logged once per open, however often a run plans again.
 
-    /// Every warning logged by this test binary.
-    struct Capture(Mutex<Vec<String>>);
-
-    impl log::Log for Capture {
-        fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-            metadata.level() <= log::Level::Warn
-        }
-        fn log(&self, record: &log::Record<'_>) {
-            if self.enabled(record.metadata()) {
-                self.0.lock().unwrap().push(record.args().to_string());
-            }
-        }
-        fn flush(&self) {}
-    }
-
-    static CAPTURE: Capture = Capture(Mutex::new(Vec::new()));
-
-    /// The warnings logged so far that mention `needle` (tests run in parallel: each looks only
-    /// at its own file names).
-    fn warnings_about(needle: &str) -> Vec<String> {
-        let _ = log::set_logger(&CAPTURE);
-        log::set_max_level(log::LevelFilter::Warn);
-        CAPTURE
-            .0
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|w| w.contains(needle))
-            .cloned()
-            .collect()
-    }
+    use crate::test_log::warnings_about;
 
     #[test]
     fn a_line_endings_difference_is_one_warning_per_file_per_open_that_says_so() {

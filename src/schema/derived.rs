@@ -170,3 +170,68 @@ pub(crate) fn warn_if_not_kept(conn: &Connection, others_applied: bool, library_
         Err(error) => log::debug!("{at}: could not look for trigger {COPY_TRIGGER}: {error}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::migrate::{Migration, Migrator};
+    use crate::schema::OpenOptions;
+    use crate::test_log::warnings_about;
+
+    #[test]
+    fn a_lost_trigger_is_logged_on_the_first_open_of_a_file_and_after_another_sets_migrations() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lost-trigger-logged.db");
+        let url = path.display().to_string();
+        warnings_about("lost-trigger-logged");
+        // A fresh database: this crate's set applied, the trigger just made; nothing to say.
+        drop(OpenOptions::new().open(&url).unwrap());
+        assert!(warnings_about("lost-trigger-logged").is_empty());
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(&format!("DROP TRIGGER {COPY_TRIGGER}"))
+            .unwrap();
+        // Later opens of a file already looked at in this process do not look again...
+        drop(OpenOptions::new().open(&url).unwrap());
+        assert!(
+            warnings_about("lost-trigger-logged").is_empty(),
+            "looked at once already"
+        );
+        // ...unless another set applied migrations.
+        let host = Migrator::new(vec![Migration::new(1, "t", "CREATE TABLE t (x);")])
+            .unwrap()
+            .history_table("_logged_host")
+            .unwrap();
+        OpenOptions::new().open_host(&url, &host).unwrap();
+        let warned = warnings_about("lost-trigger-logged");
+        assert_eq!(warned.len(), 1, "{warned:?}");
+        assert!(warned[0].contains("is missing") && warned[0].contains("repair_derived"));
+        OpenOptions::new().open_host(&url, &host).unwrap();
+        assert_eq!(
+            warnings_about("lost-trigger-logged").len(),
+            1,
+            "nothing applied: no look"
+        );
+
+        // Another file, first opened with the trigger already lost: said on that first open.
+        let other = dir.path().join("lost-trigger-first.db");
+        let other_url = other.display().to_string();
+        drop(OpenOptions::new().open(&other_url).unwrap());
+        Connection::open(&other)
+            .unwrap()
+            .execute_batch(&format!("DROP TRIGGER {COPY_TRIGGER}"))
+            .unwrap();
+        warnings_about("lost-trigger-first");
+        // The process has looked at it (at its creation); forget that by opening a copy.
+        let copy = dir.path().join("lost-trigger-first-copy.db");
+        std::fs::copy(&other, &copy).unwrap();
+        drop(OpenOptions::new().open(copy.to_str().unwrap()).unwrap());
+        assert_eq!(warnings_about("lost-trigger-first-copy").len(), 1);
+        drop(OpenOptions::new().open(copy.to_str().unwrap()).unwrap());
+        assert_eq!(
+            warnings_about("lost-trigger-first-copy").len(),
+            1,
+            "once per file"
+        );
+    }
+}
