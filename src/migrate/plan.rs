@@ -166,7 +166,6 @@ pub(super) fn log_warnings(warnings: &[String]) {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
 
     use rusqlite::Connection;
 
