@@ -204,3 +204,35 @@ fn a_no_transaction_migration_stops_at_a_drop_that_would_cascade() -> TestResult
     assert_eq!(count(&conn, "late_child")?, 1, "it stopped before the drop");
     Ok(())
 }
+
+#[test]
+fn a_foreign_key_that_names_no_parent_column_is_followed_to_the_parents_primary_key() -> TestResult
+{
+    let mut conn = database()?;
+    let migrator = Migrator::new(vec![
+        Migration::new(
+            1,
+            "parent",
+            "CREATE TABLE parent (code TEXT PRIMARY KEY); INSERT INTO parent VALUES ('a'), ('b');",
+        ),
+        Migration::new(
+            2,
+            "child then drop",
+            "CREATE TABLE child (id INTEGER PRIMARY KEY, code TEXT REFERENCES parent ON DELETE CASCADE);\nINSERT INTO child VALUES (1, 'a'), (2, NULL);\nDROP TABLE parent;",
+        ),
+    ])?;
+    let error = migrator.run(&mut conn).unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            Error::Migrate(MigrateError::DropWouldChangeRows {
+                rows: 1,
+                line: 3,
+                ..
+            })
+        ),
+        "{error:?}"
+    );
+    assert_eq!(count(&conn, "parent")?, 2);
+    Ok(())
+}
