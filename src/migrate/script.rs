@@ -297,6 +297,7 @@ fn cascade(conn: &Connection, text: &str) -> rusqlite::Result<Option<Cascade>> {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
         })?
         .collect::<rusqlite::Result<_>>()?;
+    let parent_columns = parent_key(conn, &table)?;
     let mut i = 0;
     while i < keys.len() {
         let (child, id, _, _, action) = &keys[i];
@@ -305,7 +306,6 @@ fn cascade(conn: &Connection, text: &str) -> rusqlite::Result<Option<Cascade>> {
             .take_while(|k| &k.0 == child && k.1 == *id)
             .collect();
         i += columns.len();
-        let parent_columns = parent_key(conn, &table)?;
         let pairs: Vec<String> = columns
             .iter()
             .enumerate()

@@ -39,10 +39,30 @@ pub enum DerivedProblem {
     },
 }
 
+impl DerivedProblem {
+    /// The problem in one line, naming `repair` (how the reader repairs it: the function for a
+    /// program, the command on the command line) as what fixes it. `Display` names
+    /// `schema::repair_derived`.
+    #[must_use]
+    pub fn describe(&self, repair: &str) -> String {
+        DescribedWith(self, repair).to_string()
+    }
+}
+
 impl fmt::Display for DerivedProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::StaleTagCopies { count, examples } => {
+        DescribedWith(self, "`schema::repair_derived`").fmt(f)
+    }
+}
+
+/// A problem and the name of its repair, written out.
+struct DescribedWith<'a>(&'a DerivedProblem, &'a str);
+
+impl fmt::Display for DescribedWith<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self(problem, repair) = *self;
+        match problem {
+            DerivedProblem::StaleTagCopies { count, examples } => {
                 write!(
                     f,
                     "{count} tag rows hold a stale copy of their pipeline's name or archived flag"
@@ -70,19 +90,20 @@ impl fmt::Display for DerivedProblem {
                     }
                     f.write_str(")")?;
                 }
-                f.write_str(
-                    ": tagged pages leave them out until `schema::repair_derived` rewrites the copies",
+                write!(
+                    f,
+                    ": tagged pages leave them out until {repair} rewrites the copies"
                 )
             }
-            Self::CopyTriggerMissing => write!(
+            DerivedProblem::CopyTriggerMissing => write!(
                 f,
                 "trigger {COPY_TRIGGER} is missing (a rebuild of pipelines did not create it again): \
-                 renames and archives no longer reach the tag rows; `schema::repair_derived` creates it"
+                 renames and archives no longer reach the tag rows; {repair} creates it"
             ),
-            Self::CopyTriggerDifferent { found } => write!(
+            DerivedProblem::CopyTriggerDifferent { found } => write!(
                 f,
                 "trigger {COPY_TRIGGER} is not the one the migrations create (found: {}); \
-                 `schema::repair_derived` creates it again",
+                 {repair} creates it again",
                 found.split_whitespace().collect::<Vec<_>>().join(" ")
             ),
         }
@@ -148,9 +169,9 @@ pub(crate) fn warn_if_not_kept(conn: &Connection, others_applied: bool, library_
     static LOOKED_AT: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
     let at = conn.path().filter(|p| !p.is_empty()).unwrap_or(":memory:");
     if !others_applied {
-        let first = LOOKED_AT
-            .lock()
-            .map_or(true, |mut looked| looked.insert(at.to_owned()));
+        let first = LOOKED_AT.lock().map_or(true, |mut looked| {
+            !looked.contains(at) && looked.insert(at.to_owned())
+        });
         if !first || library_applied || at == ":memory:" {
             return;
         }

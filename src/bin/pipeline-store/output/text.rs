@@ -221,13 +221,9 @@ pub(crate) fn check_text(report: &CheckReport) -> String {
     text
 }
 
-/// A derived-data problem as the command says it: the library's text, with the command that
-/// repairs it in place of the function.
+/// A derived-data problem as the command says it: naming the command that repairs it.
 pub(crate) fn derived_text(problem: &DerivedProblem) -> String {
-    problem.to_string().replace(
-        "`schema::repair_derived`",
-        "`pipeline-store migrate repair --derived`",
-    )
+    problem.describe("`pipeline-store migrate repair --derived`")
 }
 
 /// A duration given in nanoseconds, in the unit a person reads: `850 ns`, `12.5 µs`, `3.2 ms`,
