@@ -33,6 +33,7 @@
 
 mod backup;
 mod check;
+mod close;
 mod derived;
 mod file;
 mod media;

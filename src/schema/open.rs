@@ -551,8 +551,13 @@ impl OpenOptions {
         if conn.is_readonly(rusqlite::MAIN_DB)? {
             return Err(media::refuse_writing(path));
         }
-        if self.persistent_wal && self.journal_mode == JournalMode::Wal {
-            persist_wal(&conn);
+        if self.journal_mode == JournalMode::Wal {
+            if self.persistent_wal {
+                persist_wal(&conn);
+            }
+            if self.synchronous != Synchronous::Off {
+                super::close::guard_last_close(&conn, path, self.persistent_wal);
+            }
         }
         // WAL is kept in the file's header: a header that says so needs no pragma.
         let in_mode = header_wal && self.journal_mode == JournalMode::Wal;
