@@ -49,6 +49,10 @@ pub(super) fn open_file(path: &Path, read_only: bool, create: bool) -> Result<(C
             });
         }
     };
+    if wal {
+        // Before SQLite maps it: a full disk must be an error, not a SIGBUS (see `shm`).
+        super::shm::allocate(path, true, !read_only)?;
+    }
     let mut flags = OpenFlags::SQLITE_OPEN_NO_MUTEX;
     if read_only {
         flags |= OpenFlags::SQLITE_OPEN_READ_ONLY;

@@ -116,7 +116,7 @@ fn not_writable(path: &Path, directory: PathBuf, writing: bool) -> Error {
 }
 
 /// `path` with `suffix` appended (`-wal`, `-shm`).
-fn side_file(path: &Path, suffix: &str) -> PathBuf {
+pub(super) fn side_file(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(suffix);
     PathBuf::from(name)

@@ -39,6 +39,7 @@ mod file;
 mod media;
 mod open;
 mod rehearse;
+mod shm;
 mod url;
 
 use std::sync::OnceLock;
