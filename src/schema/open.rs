@@ -577,9 +577,7 @@ impl OpenOptions {
         if self.journal_mode == JournalMode::Wal {
             // Once SQLite has mapped the `-shm` file (a read maps it), the holes its extension
             // left are filled while this connection is the one to get the space (see `shm`).
-            conn.query_row("PRAGMA schema_version", [], |_| Ok(()))
-                .map_err(|e| explain(e.into()))?;
-            super::shm::allocate(path, false, true)?;
+            super::shm::after_mapping(&conn, path).map_err(explain)?;
         }
         Ok(conn)
     }

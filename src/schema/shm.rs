@@ -23,6 +23,44 @@ use crate::error::{Error, Result};
 /// The size of SQLite's first `-shm` region: the index of the first 4,062 frames of the log.
 const REGION: u64 = 32 * 1024;
 
+/// Whether SQLite's extension of `db`'s `-shm` file can leave holes: on file systems whose
+/// blocks are smaller than a page. Asked once per file and process: a file system of larger
+/// blocks (ext4's default, tmpfs) is remembered, and its later opens look no further.
+#[cfg(target_os = "linux")]
+fn holes_possible(db: &Path) -> bool {
+    use std::collections::BTreeSet;
+    use std::sync::Mutex;
+    static WHOLE_PAGES: Mutex<BTreeSet<std::path::PathBuf>> = Mutex::new(BTreeSet::new());
+    if WHOLE_PAGES.lock().is_ok_and(|known| known.contains(db)) {
+        return false;
+    }
+    let directory = match db.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    match rustix::fs::statvfs(directory) {
+        Ok(fs) if fs.f_frsize >= 4096 => {
+            if let Ok(mut known) = WHOLE_PAGES.lock() {
+                known.insert(db.to_owned());
+            }
+            false
+        }
+        _ => true,
+    }
+}
+
+/// After `conn` has opened `db`: maps the `-shm` file (a read does) and fills the holes SQLite's
+/// extension left, refusing with [`Error::Full`] when there is no room.
+pub(super) fn after_mapping(conn: &rusqlite::Connection, db: &Path) -> Result<()> {
+    #[cfg(target_os = "linux")]
+    if holes_possible(db) {
+        conn.query_row("PRAGMA schema_version", [], |_| Ok(()))?;
+        return allocate(db, false, true);
+    }
+    let _ = (conn, db);
+    Ok(())
+}
+
 /// Makes the first region of `db`'s `-shm` file (or all of it, if it is longer) allocated.
 /// `create` creates the file (with the database file's permission bits, as SQLite does) when it
 /// is missing; `required` refuses with [`Error::Full`] when there is no room.
@@ -30,6 +68,9 @@ const REGION: u64 = 32 * 1024;
 pub(super) fn allocate(db: &Path, create: bool, required: bool) -> Result<()> {
     use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 
+    if !holes_possible(db) {
+        return Ok(());
+    }
     let shm = super::media::side_file(db, "-shm");
     let file = match std::fs::metadata(&shm) {
         Ok(m) if m.blocks() * 512 >= m.len().max(REGION) => return Ok(()),
