@@ -1015,6 +1015,12 @@ fn migrate_rehearse_reports_what_an_upgrade_does_in_text_and_json() -> TestResul
         stdout(&text)
     );
     assert!(stdout(&text).contains("nothing lost"), "{}", stdout(&text));
+    // The step says what the migration does, in its own terms.
+    assert!(
+        stdout(&text).contains("+ index by_update"),
+        "{}",
+        stdout(&text)
+    );
 
     let lost = run(
         &db,
@@ -1074,9 +1080,11 @@ fn migrate_rehearse_reports_what_an_upgrade_does_in_text_and_json() -> TestResul
     assert_eq!(
         step_keys,
         [
+            "changes",
             "execution_time_ns",
             "file",
             "foreign_keys",
+            "lost_objects",
             "rows",
             "schema",
             "version"
@@ -1932,5 +1940,63 @@ fn user_text_in_an_error_reaches_the_terminal_escaped_and_an_overlong_name_is_re
         "{}",
         stderr(&newline)
     );
+    Ok(())
+}
+
+#[test]
+fn migrate_rehearse_names_a_trigger_and_an_index_a_rebuild_lost_and_exits_1() -> TestResult {
+    let db = TempDb::new()?;
+    run(&db, &["demo"]);
+    let rebuild = db.dir.path().join("rebuild");
+    let sql = format!(
+        "-- foreign-keys: off\n{}",
+        crate::migration_features::REBUILD_PIPELINES
+    );
+    migrations_with(&rebuild, &[("29990101000000_rebuild.sql", sql.as_str())])?;
+    let source = rebuild.to_str().ok_or("utf-8")?;
+    let text = run(&db, &["migrate", "rehearse", "--source", source]);
+    assert_eq!(code(&text), Some(1), "{}", stdout(&text));
+    let out = stdout(&text);
+    assert!(
+        out.contains("trigger pipelines_copy_to_tags on pipelines is gone"),
+        "{out}"
+    );
+    assert!(
+        out.contains("index idx_pipelines_archived_name on pipelines is gone"),
+        "{out}"
+    );
+    assert!(out.contains("LOST"), "{out}");
+    assert!(out.contains("+ column pipelines.owner"), "{out}");
+    assert!(!out.contains("not created by the migrations"), "{out}");
+    assert!(
+        out.contains("NOT SAFE: 0 row(s) and 2 index(es) or trigger(s) lost"),
+        "{out}"
+    );
+    let report: Value = serde_json::from_slice(
+        &run(&db, &["migrate", "rehearse", "--json", "--source", source]).stdout,
+    )?;
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["rows_lost"], 0);
+    let lost: Vec<(&str, &str)> = report["steps"][0]["lost_objects"]
+        .as_array()
+        .ok_or("lost_objects")?
+        .iter()
+        .filter_map(|o| Some((o["kind"].as_str()?, o["name"].as_str()?)))
+        .collect();
+    assert_eq!(
+        lost,
+        [
+            ("index", "idx_pipelines_archived_name"),
+            ("trigger", "pipelines_copy_to_tags")
+        ]
+    );
+    let added = report["steps"][0]["changes"]
+        .as_array()
+        .ok_or("changes")?
+        .iter()
+        .find(|c| c["object"] == "pipelines.owner")
+        .ok_or("owner")?;
+    assert_eq!(added["change"], "+");
+    assert_eq!(added["kind"], "column");
     Ok(())
 }

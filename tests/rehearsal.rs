@@ -235,3 +235,131 @@ fn a_foreign_key_check_that_fails_on_the_copy_is_reported() -> TestResult {
     );
     Ok(())
 }
+
+/// The trigger the tag pages rely on, as the library's migration creates it.
+const COPY_TRIGGER: &str = "CREATE TRIGGER pipelines_copy_to_tags
+AFTER UPDATE OF name, archived ON pipelines
+WHEN NEW.name IS NOT OLD.name OR NEW.archived IS NOT OLD.archived
+BEGIN
+    UPDATE pipeline_tags
+    SET pipeline_name = NEW.name, pipeline_archived = NEW.archived
+    WHERE pipeline_id = NEW.id;
+END;
+CREATE INDEX IF NOT EXISTS idx_pipelines_archived_name ON pipelines(name) WHERE archived = true;";
+
+fn lost(rehearsal: &schema::Rehearsal) -> Vec<(ObjectKind, String, String)> {
+    rehearsal
+        .steps
+        .iter()
+        .flat_map(|s| &s.lost_objects)
+        .map(|o| (o.kind, o.name.clone(), o.table.clone()))
+        .collect()
+}
+
+#[test]
+fn a_rebuild_that_forgets_a_trigger_and_an_index_loses_them_by_name() -> TestResult {
+    let db = seeded()?;
+    let conn = initialize_database(&db.url())?;
+    let careless = format!("-- foreign-keys: off\n{REBUILD_PIPELINES}");
+    let rehearsal = with(&careless)?.rehearse(&conn, None)?;
+    assert_eq!(rehearsal.rows_lost(), 0, "{rehearsal:#?}");
+    assert!(!rehearsal.is_ok(), "lost objects make the rehearsal fail");
+    assert_eq!(
+        lost(&rehearsal),
+        [
+            (
+                ObjectKind::Index,
+                "idx_pipelines_archived_name".to_owned(),
+                "pipelines".to_owned()
+            ),
+            (
+                ObjectKind::Trigger,
+                "pipelines_copy_to_tags".to_owned(),
+                "pipelines".to_owned()
+            ),
+        ]
+    );
+    let message = rehearsal.steps[0].lost_objects[1].to_string();
+    assert_eq!(
+        message,
+        "trigger pipelines_copy_to_tags on pipelines is gone though the migration does not drop \
+         it: it went with its table; create it again after the rebuild, or drop it by name if \
+         that is what you mean"
+    );
+    // The same rebuild that creates both again loses nothing.
+    let careful = format!("{careless}{COPY_TRIGGER}");
+    let rehearsal = with(&careful)?.rehearse(&conn, None)?;
+    assert!(rehearsal.is_ok(), "{rehearsal:#?}");
+    assert!(lost(&rehearsal).is_empty());
+    Ok(())
+}
+
+#[test]
+fn objects_dropped_by_name_or_with_their_table_are_not_lost() -> TestResult {
+    let db = seeded()?;
+    let conn = initialize_database(&db.url())?;
+    let by_name =
+        with("DROP INDEX idx_pipelines_archived_name;\nDROP TRIGGER pipelines_copy_to_tags;")?
+            .rehearse(&conn, None)?;
+    assert!(by_name.is_ok(), "{by_name:#?}");
+    let changes: Vec<String> = by_name.steps[0].changes().map(|c| c.to_string()).collect();
+    assert_eq!(
+        changes,
+        [
+            "- index idx_pipelines_archived_name",
+            "- trigger pipelines_copy_to_tags"
+        ]
+    );
+    // A table dropped with its index and trigger: they went with it, as meant.
+    let mut all = schema::migrator().migrations().to_vec();
+    all.push(Migration::new(
+        29_990_101_000_000,
+        "side",
+        "CREATE TABLE side (x); CREATE INDEX side_x ON side (x); \
+         CREATE TRIGGER side_t AFTER INSERT ON side BEGIN SELECT 1; END;",
+    ));
+    all.push(Migration::new(
+        29_990_102_000_000,
+        "drop side",
+        "DROP TABLE side;",
+    ));
+    let with_table = Migrator::new(all)?.rehearse(&conn, None)?;
+    assert!(with_table.is_ok(), "{with_table:#?}");
+    assert!(lost(&with_table).is_empty());
+    Ok(())
+}
+
+#[test]
+fn a_step_says_what_the_migration_does_before_and_after() -> TestResult {
+    let db = seeded()?;
+    let conn = initialize_database(&db.url())?;
+    let rehearsal = with(
+        "ALTER TABLE pipelines ADD COLUMN owner TEXT;\n\
+         DROP INDEX idx_pipelines_archived_name;\n\
+         CREATE INDEX idx_pipelines_archived_name ON pipelines(name, owner) WHERE archived = true;",
+    )?
+    .rehearse(&conn, None)?;
+    let changes: Vec<String> = rehearsal.steps[0]
+        .changes()
+        .map(|c| c.to_string())
+        .collect();
+    assert!(
+        changes.contains(&"+ column pipelines.owner".to_owned()),
+        "{changes:?}"
+    );
+    assert!(
+        changes
+            .iter()
+            .any(|c| c == "~ index idx_pipelines_archived_name: columns pipelines(name) -> pipelines(name, owner)"),
+        "{changes:?}"
+    );
+    let altered = rehearsal.steps[0]
+        .changes()
+        .find(|c| c.sign() == '~')
+        .ok_or("an altered index")?;
+    assert_eq!(
+        (altered.before(), altered.after()),
+        (Some("pipelines(name)"), Some("pipelines(name, owner)"))
+    );
+    Ok(())
+}

@@ -507,6 +507,36 @@ pub fn tables_removed(sql: &str) -> Vec<(String, usize, &'static str)> {
     out
 }
 
+/// The indexes, triggers and views a script drops by name: `(kind, name)`, the kind in lower
+/// case (`index`, `trigger`, `view`).
+pub fn objects_dropped(sql: &str) -> Vec<(&'static str, String)> {
+    let all = tokens(sql);
+    let mut out = Vec::new();
+    for statement in statements(&all) {
+        let words: Vec<&Token<'_>> = statement.iter().collect();
+        // DROP INDEX|TRIGGER|VIEW [IF EXISTS] [schema.]name
+        if words.len() < 3 || !words[0].is("DROP") {
+            continue;
+        }
+        let Some(kind) = ["index", "trigger", "view"]
+            .into_iter()
+            .find(|k| words[1].is(k))
+        else {
+            continue;
+        };
+        let mut i = 2;
+        if words.get(i).is_some_and(|t| t.is("IF"))
+            && words.get(i + 1).is_some_and(|t| t.is("EXISTS"))
+        {
+            i += 2;
+        }
+        if let Some(name) = qualified_name(&words, i) {
+            out.push((kind, name));
+        }
+    }
+    out
+}
+
 /// The name at `i`, skipping a `schema.` qualifier.
 fn qualified_name(words: &[&Token<'_>], i: usize) -> Option<String> {
     if words.get(i + 1).is_some_and(|t| t.text == ".") {
@@ -526,6 +556,20 @@ mod tests {
             .into_iter()
             .map(|f| f.rule)
             .collect()
+    }
+
+    #[test]
+    fn objects_dropped_by_name() {
+        let sql = "DROP INDEX idx_a; drop trigger if exists main.\"t b\"; DROP VIEW [v];\n\
+                   DROP TABLE t; CREATE INDEX i ON t (x); SELECT 'DROP INDEX no';";
+        assert_eq!(
+            objects_dropped(sql),
+            vec![
+                ("index", "idx_a".to_owned()),
+                ("trigger", "t b".to_owned()),
+                ("view", "v".to_owned())
+            ]
+        );
     }
 
     #[test]

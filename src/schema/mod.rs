@@ -56,7 +56,7 @@ pub use backup::backup;
 pub use check::{CheckReport, check, check_host, check_sets, check_with, drift};
 pub use derived::{DerivedProblem, DerivedRepair, repair_derived};
 pub use open::{JournalMode, OpenOptions, Synchronous};
-pub use rehearse::{Rehearsal, RehearsalStep, TableRows};
+pub use rehearse::{LostObject, Rehearsal, RehearsalStep, SchemaChange, TableRows};
 
 use file::{FileState, check_parent, inspect_file};
 use url::{DatabaseUrl, Location};

@@ -55,12 +55,111 @@ pub struct RehearsalStep {
     pub schema: Vec<Difference>,
     /// Rows whose foreign key points nowhere after it.
     pub foreign_keys: Vec<ForeignKeyViolation>,
+    /// Indexes and triggers that existed before it, on a table that exists after it, and that
+    /// it lost without dropping them by name (they went with their table in a rebuild).
+    pub lost_objects: Vec<LostObject>,
 }
 
 impl RehearsalStep {
     /// The tables that lost rows.
     pub fn losses(&self) -> impl Iterator<Item = &TableRows> {
         self.rows.iter().filter(|r| r.lost() > 0)
+    }
+
+    /// What the migration did to the schema, object by object, in its own terms.
+    pub fn changes(&self) -> impl Iterator<Item = SchemaChange<'_>> {
+        self.schema.iter().map(|d| SchemaChange { difference: d })
+    }
+}
+
+/// One change a migration made to the schema, as a rehearsal step says it: `+ column
+/// pipelines.owner`, `- index idx_pipelines_archived_name`, `~ column jobs.state: type TEXT ->
+/// INTEGER` (before -> after). A [`Difference`] read the other way round: what the migration
+/// did, not how the database departs from what migrations make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SchemaChange<'a> {
+    difference: &'a Difference,
+}
+
+impl SchemaChange<'_> {
+    /// `+` for an object the migration created, `-` for one it removed, `~` for one it altered.
+    #[must_use]
+    pub fn sign(&self) -> char {
+        match self.difference.property {
+            "missing" => '-',
+            "unexpected" => '+',
+            _ => '~',
+        }
+    }
+
+    /// The kind of object.
+    #[must_use]
+    pub fn kind(&self) -> crate::migrate::ObjectKind {
+        self.difference.kind
+    }
+
+    /// The object (`pipelines.owner`, `idx_pipelines_name`…).
+    #[must_use]
+    pub fn object(&self) -> &str {
+        &self.difference.object
+    }
+
+    /// For an altered object, the property (`type`, `not null`, `definition`…).
+    #[must_use]
+    pub fn property(&self) -> Option<&'static str> {
+        (self.sign() == '~').then_some(self.difference.property)
+    }
+
+    /// For an altered object, what it was before the migration.
+    #[must_use]
+    pub fn before(&self) -> Option<&str> {
+        self.difference.expected.as_deref()
+    }
+
+    /// For an altered object, what it is after the migration.
+    #[must_use]
+    pub fn after(&self) -> Option<&str> {
+        self.difference.found.as_deref()
+    }
+}
+
+impl std::fmt::Display for SchemaChange<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} {}", self.sign(), self.kind(), self.object())?;
+        if let Some(property) = self.property() {
+            write!(
+                f,
+                ": {property} {} -> {}",
+                self.before().unwrap_or("nothing"),
+                self.after().unwrap_or("nothing")
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// An index or trigger a migration lost without saying so: it existed before the migration, on
+/// a table that exists after it, the migration does not drop it by name, and it does not exist
+/// after it (it went with its table when the table was rebuilt).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LostObject {
+    /// An index or a trigger.
+    pub kind: crate::migrate::ObjectKind,
+    /// Its name.
+    pub name: String,
+    /// The table it was on.
+    pub table: String,
+}
+
+impl std::fmt::Display for LostObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} on {} is gone though the migration does not drop it: it went with its table; \
+             create it again after the rebuild, or drop it by name if that is what you mean",
+            self.kind, self.name, self.table
+        )
     }
 }
 
@@ -92,10 +191,11 @@ impl Rehearsal {
     pub fn is_ok(&self) -> bool {
         self.failure.is_none()
             && self.integrity.is_empty()
-            && self
-                .steps
-                .iter()
-                .all(|s| s.foreign_keys.is_empty() && s.losses().next().is_none())
+            && self.steps.iter().all(|s| {
+                s.foreign_keys.is_empty()
+                    && s.losses().next().is_none()
+                    && s.lost_objects.is_empty()
+            })
     }
 
     /// Rows lost in all, over every step.
@@ -194,6 +294,7 @@ pub(crate) fn rehearse_sets(
         for m in pending {
             let rows_before = row_counts(&copy)?;
             let schema_before = crate::migrate::schema_model(&copy)?;
+            let attached_before = attached_objects(&copy)?;
             let started = Instant::now();
             if let Err(error) = set.run_to(&mut copy, m.version()) {
                 rehearsal.failure = Some(match &error {
@@ -208,6 +309,7 @@ pub(crate) fn rehearse_sets(
             }
             let elapsed = started.elapsed();
             let rows_after = row_counts(&copy)?;
+            let lost_objects = lost_objects(&copy, &attached_before, m)?;
             rehearsal.steps.push(RehearsalStep {
                 version: m.version(),
                 file: m.file().to_owned(),
@@ -218,6 +320,7 @@ pub(crate) fn rehearse_sets(
                     &crate::migrate::schema_model(&copy)?,
                 ),
                 foreign_keys: crate::migrate::foreign_key_violations(&copy)?,
+                lost_objects,
             });
         }
     }
@@ -265,6 +368,56 @@ fn tempfile_dir(database: &Path) -> Result<Scratch> {
         source,
     })?;
     Ok(Scratch { path })
+}
+
+/// Every index and trigger written in the schema (not SQLite's automatic indexes): kind, name,
+/// table.
+fn attached_objects(conn: &Connection) -> Result<Vec<(String, String, String)>> {
+    let mut statement = conn.prepare(
+        "SELECT type, name, tbl_name FROM sqlite_master \
+         WHERE type IN ('index', 'trigger') AND sql IS NOT NULL ORDER BY type, name",
+    )?;
+    let objects = statement
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(objects)
+}
+
+/// The objects of `before` that `migration` lost without dropping them by name, on tables that
+/// exist after it.
+fn lost_objects(
+    conn: &Connection,
+    before: &[(String, String, String)],
+    migration: &Migration,
+) -> Result<Vec<LostObject>> {
+    let after = attached_objects(conn)?;
+    let dropped = pipeline_store_build::sql::objects_dropped(migration.sql());
+    let mut lost = Vec::new();
+    for (kind, name, table) in before {
+        let same = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
+        if after.iter().any(|(k, n, _)| k == kind && same(n, name))
+            || dropped.iter().any(|(k, n)| k == kind && same(n, name))
+        {
+            continue;
+        }
+        let table_remains: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1 COLLATE NOCASE)",
+            [table],
+            |r| r.get(0),
+        )?;
+        if table_remains {
+            lost.push(LostObject {
+                kind: if kind == "index" {
+                    crate::migrate::ObjectKind::Index
+                } else {
+                    crate::migrate::ObjectKind::Trigger
+                },
+                name: name.clone(),
+                table: table.clone(),
+            });
+        }
+    }
+    Ok(lost)
 }
 
 /// Rows of every table but SQLite's own and the history, by name.

@@ -456,7 +456,30 @@ pub(crate) struct RehearsalStepJson {
     pub(crate) execution_time_ns: u64,
     pub(crate) rows: Vec<TableRowsJson>,
     pub(crate) schema: Vec<DifferenceJson>,
+    pub(crate) changes: Vec<ChangeJson>,
+    pub(crate) lost_objects: Vec<LostObjectJson>,
     pub(crate) foreign_keys: Vec<ViolationJson>,
+}
+
+/// One schema change of a rehearsal step, in the migration's terms.
+#[derive(Serialize)]
+pub(crate) struct ChangeJson {
+    pub(crate) change: String,
+    pub(crate) kind: String,
+    pub(crate) object: String,
+    pub(crate) property: Option<&'static str>,
+    pub(crate) before: Option<String>,
+    pub(crate) after: Option<String>,
+    pub(crate) message: String,
+}
+
+/// An index or trigger a step lost without dropping it.
+#[derive(Serialize)]
+pub(crate) struct LostObjectJson {
+    pub(crate) kind: String,
+    pub(crate) name: String,
+    pub(crate) table: String,
+    pub(crate) message: String,
 }
 
 #[derive(Serialize)]
@@ -497,6 +520,28 @@ impl From<&Rehearsal> for RehearsalJson {
                         })
                         .collect(),
                     schema: s.schema.iter().map(DifferenceJson::from).collect(),
+                    changes: s
+                        .changes()
+                        .map(|c| ChangeJson {
+                            change: c.sign().to_string(),
+                            kind: c.kind().to_string(),
+                            object: c.object().to_owned(),
+                            property: c.property(),
+                            before: c.property().and(c.before()).map(str::to_owned),
+                            after: c.property().and(c.after()).map(str::to_owned),
+                            message: c.to_string(),
+                        })
+                        .collect(),
+                    lost_objects: s
+                        .lost_objects
+                        .iter()
+                        .map(|l| LostObjectJson {
+                            kind: l.kind.to_string(),
+                            name: l.name.clone(),
+                            table: l.table.clone(),
+                            message: l.to_string(),
+                        })
+                        .collect(),
                     foreign_keys: s.foreign_keys.iter().map(ViolationJson::from).collect(),
                 })
                 .collect(),

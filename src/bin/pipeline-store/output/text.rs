@@ -366,12 +366,20 @@ pub(crate) fn rehearsal_text(r: &Rehearsal) -> String {
                 change,
             ]);
         }
-        for d in &step.schema {
+        for change in step.changes() {
             rows.push(vec![
                 String::new(),
-                format!("  {d}"),
+                format!("  {change}"),
                 String::new(),
                 String::new(),
+            ]);
+        }
+        for lost in &step.lost_objects {
+            rows.push(vec![
+                String::new(),
+                format!("  {lost}"),
+                String::new(),
+                "LOST".to_owned(),
             ]);
         }
         for v in &step.foreign_keys {
@@ -404,7 +412,11 @@ pub(crate) fn rehearsal_text(r: &Rehearsal) -> String {
         if r.is_ok() {
             "nothing lost".to_owned()
         } else {
-            format!("NOT SAFE: {} row(s) lost or a check failed", r.rows_lost())
+            let objects: usize = r.steps.iter().map(|s| s.lost_objects.len()).sum();
+            format!(
+                "NOT SAFE: {} row(s) and {objects} index(es) or trigger(s) lost, or a check failed",
+                r.rows_lost()
+            )
         }
     );
     if let Some(kept) = &r.kept {
