@@ -2000,3 +2000,80 @@ fn migrate_rehearse_names_a_trigger_and_an_index_a_rebuild_lost_and_exits_1() ->
     assert_eq!(added["kind"], "column");
     Ok(())
 }
+
+#[test]
+fn migrate_allow_lets_lint_run_and_rehearse_accept_a_finding_without_editing_the_file() -> TestResult
+{
+    let db = TempDb::new()?;
+    let dir = db.dir.path().join("vendor");
+    crate::common::write_migrations(
+        &dir,
+        &[
+            (
+                "1_parent.sql",
+                "CREATE TABLE parent (id INTEGER PRIMARY KEY);\n\
+                 CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(id) ON DELETE CASCADE);\n",
+            ),
+            ("2_drop.sql", "DROP TABLE parent;\n"),
+        ],
+    )?;
+    let before = std::fs::read(dir.join("2_drop.sql"))?;
+    let source = dir.to_str().ok_or("utf-8")?;
+    let history = ["--history-table", "vendor_history"];
+    let lint = |extra: &[&str]| {
+        let mut args = vec!["migrate", "lint", "--source", source];
+        args.extend_from_slice(extra);
+        run(&db, &args)
+    };
+    assert_eq!(code(&lint(&[])), Some(1));
+    let allowed = lint(&["--allow", "drop-referenced-table@2"]);
+    assert_eq!(code(&allowed), Some(0), "{}", stdout(&allowed));
+    assert!(
+        stdout(&allowed).contains("(allowed)"),
+        "{}",
+        stdout(&allowed)
+    );
+    assert_eq!(code(&lint(&["--allow", "drop-referenced-table"])), Some(0));
+    // Another version, an unknown rule, a version that is not a number: refused.
+    assert_eq!(
+        code(&lint(&["--allow", "drop-referenced-table@1"])),
+        Some(1)
+    );
+    let unknown = lint(&["--allow", "drop-table@2"]);
+    assert_eq!(code(&unknown), Some(2), "{}", stderr(&unknown));
+    assert!(
+        stderr(&unknown).contains("not a lint rule"),
+        "{}",
+        stderr(&unknown)
+    );
+    let not_a_version = lint(&["--allow", "drop-referenced-table@two"]);
+    assert_eq!(code(&not_a_version), Some(2), "{}", stderr(&not_a_version));
+    let missing = lint(&["--allow", "drop-referenced-table@7"]);
+    assert_eq!(code(&missing), Some(2), "{}", stderr(&missing));
+
+    run(&db, &["init"]);
+    let mut rehearse = vec!["migrate", "rehearse", "--source", source];
+    rehearse.extend_from_slice(&history);
+    rehearse.extend_from_slice(&["--allow", "drop-referenced-table@2"]);
+    let rehearsed = run(&db, &rehearse);
+    assert_eq!(
+        code(&rehearsed),
+        Some(0),
+        "{}{}",
+        stdout(&rehearsed),
+        stderr(&rehearsed)
+    );
+    let mut migrate = vec!["migrate", "run", "--source", source];
+    migrate.extend_from_slice(&history);
+    let refused = run(&db, &migrate);
+    assert_ne!(code(&refused), Some(0), "refused without the allowance");
+    migrate.extend_from_slice(&["--allow", "drop-referenced-table@2"]);
+    let ran = run(&db, &migrate);
+    assert_eq!(code(&ran), Some(0), "{}", stderr(&ran));
+    assert_eq!(
+        std::fs::read(dir.join("2_drop.sql"))?,
+        before,
+        "the file is not edited"
+    );
+    Ok(())
+}

@@ -236,3 +236,96 @@ fn a_foreign_key_that_names_no_parent_column_is_followed_to_the_parents_primary_
     assert_eq!(count(&conn, "parent")?, 2);
     Ok(())
 }
+
+/// A parent with two children whose key cascades, then a migration that drops the parent.
+fn dropping_a_referenced_parent() -> TestResult<Migrator> {
+    Ok(Migrator::new(vec![
+        Migration::new(
+            1,
+            "parent and child",
+            "CREATE TABLE parent (id INTEGER PRIMARY KEY);
+             CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(id) ON DELETE CASCADE);
+             INSERT INTO parent VALUES (1); INSERT INTO child VALUES (1, 1), (2, 1);",
+        ),
+        Migration::new(2, "vendor drop", "DROP TABLE parent;"),
+        Migration::new(3, "later", "CREATE TABLE later (x);"),
+    ])?)
+}
+
+#[test]
+fn a_migrator_allowance_lets_a_third_party_file_run_without_editing_it() -> TestResult {
+    // Refused as it is, by the linter.
+    let mut conn = database()?;
+    let refused = dropping_a_referenced_parent()?.run(&mut conn).unwrap_err();
+    assert!(
+        matches!(&refused, Error::Migrate(MigrateError::Lint { findings })
+            if findings.iter().any(|f| f.rule == "drop-referenced-table" && f.version == 2)),
+        "{refused}"
+    );
+    // Allowed for another version only: still refused.
+    let mut conn = database()?;
+    let elsewhere = dropping_a_referenced_parent()?
+        .allow("drop-referenced-table", Some(3))?
+        .run(&mut conn)
+        .unwrap_err();
+    assert!(
+        matches!(&elsewhere, Error::Migrate(MigrateError::Lint { .. })),
+        "{elsewhere}"
+    );
+    // Allowed for its version: the linter reports it as allowed, and the guard stands down
+    // too, as for the in-file escape (the author accepted the cascade).
+    let migrator = dropping_a_referenced_parent()?.allow("drop-referenced-table", Some(2))?;
+    let findings = migrator.lint()?;
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.rule == "drop-referenced-table" && f.allowed),
+        "{findings:?}"
+    );
+    assert!(findings.iter().all(|f| f.allowed), "{findings:?}");
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.to_string().ends_with(" (allowed)")),
+        "{findings:?}"
+    );
+    let mut conn = database()?;
+    migrator.run(&mut conn)?;
+    assert_eq!(applied(&conn)?, [1, 2, 3]);
+    assert_eq!(count(&conn, "child")?, 0);
+    // The whole set, without a version.
+    let mut conn = database()?;
+    dropping_a_referenced_parent()?
+        .allow("drop-referenced-table", None)?
+        .run(&mut conn)?;
+    assert_eq!(applied(&conn)?, [1, 2, 3]);
+    // The checksums are the files'.
+    assert_eq!(
+        dropping_a_referenced_parent()?.migrations()[1].checksum(),
+        migrator.migrations()[1].checksum()
+    );
+    Ok(())
+}
+
+#[test]
+fn an_allowance_names_a_rule_and_a_version_of_the_set() -> TestResult {
+    let unknown_rule = dropping_a_referenced_parent()?
+        .allow("drop-table", None)
+        .unwrap_err();
+    assert!(
+        matches!(&unknown_rule, Error::Migrate(MigrateError::UnknownRule { rule }) if rule == "drop-table"),
+        "{unknown_rule}"
+    );
+    assert!(unknown_rule.to_string().contains("drop-referenced-table"));
+    let unknown_version = dropping_a_referenced_parent()?
+        .allow("drop-referenced-table", Some(9))
+        .unwrap_err();
+    assert!(
+        matches!(
+            &unknown_version,
+            Error::Migrate(MigrateError::UnknownVersion { version: 9 })
+        ),
+        "{unknown_version}"
+    );
+    Ok(())
+}

@@ -302,6 +302,16 @@ pub enum MigrateError {
         file: String,
     },
 
+    /// A lint rule that is not one of the linter's was named to allow.
+    #[error(
+        "{rule:?} is not a lint rule; the rules are foreign-keys-pragma, directive-spelling, \
+         transaction-control and drop-referenced-table"
+    )]
+    UnknownRule {
+        /// The name given.
+        rule: String,
+    },
+
     /// A version that is not in the migration set was named.
     #[error("there is no migration with version {version}")]
     UnknownVersion {

@@ -32,8 +32,8 @@ pub struct Finding {
     pub why: String,
     /// What to do instead.
     pub fix: String,
-    /// Whether the file allows it (`-- pipeline-store: allow RULE` in its header): reported,
-    /// never refused.
+    /// Whether it is allowed, by the file (`-- pipeline-store: allow RULE` in its header) or
+    /// by the migrator ([`Migrator::allow`]): reported, never refused.
     pub allowed: bool,
 }
 
@@ -45,7 +45,7 @@ impl fmt::Display for Finding {
             self.file, self.line, self.rule, self.message, self.why, self.fix
         )?;
         if self.allowed {
-            f.write_str(" (allowed by the file)")?;
+            f.write_str(" (allowed)")?;
         }
         Ok(())
     }
@@ -123,7 +123,8 @@ pub(crate) fn findings(conn: &Connection, scripts: &[(&Migration, Script<'_>)]) 
 
 /// The text findings of one script, with the file's escapes applied.
 fn text_findings(version: i64, script: Script<'_>) -> Vec<Finding> {
-    let (allowed, _) = sql::allowed(script.sql);
+    let (mut allowed, _) = sql::allowed(script.sql);
+    allowed.extend_from_slice(script.allowed);
     sql::text_findings(script.sql, !script.no_transaction)
         .into_iter()
         .map(|found| finding(version, script.file, found, &allowed))
@@ -156,7 +157,8 @@ fn lint_scripts(
             continue;
         };
         if !script.foreign_keys_off {
-            let (allowed, _) = sql::allowed(script.sql);
+            let (mut allowed, _) = sql::allowed(script.sql);
+            allowed.extend_from_slice(script.allowed);
             for (table, line, how) in sql::tables_removed(script.sql) {
                 let referencing = referencing(conn, &table);
                 if referencing.is_empty() {

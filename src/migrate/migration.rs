@@ -18,6 +18,9 @@ pub struct Migration {
     pub(super) no_transaction: bool,
     pub(super) foreign_keys_off: bool,
     pub(super) down: Option<Down>,
+    /// Lint rules its migrator allows for it without an edit of the file
+    /// ([`Migrator::allow`](super::Migrator::allow)); not part of the checksum.
+    pub(super) allowed: Vec<&'static str>,
 }
 
 /// A migration as a build script writes it (`pipeline-store-build`): every field computed at
@@ -62,6 +65,15 @@ pub(crate) struct Script<'a> {
     pub sql: &'a str,
     pub no_transaction: bool,
     pub foreign_keys_off: bool,
+    /// Rules allowed by the migrator, beside those the file's header allows.
+    pub allowed: &'a [&'static str],
+}
+
+impl Script<'_> {
+    /// Whether `rule` is allowed for this script: by its file's header or by its migrator.
+    pub(crate) fn allows(&self, rule: &str) -> bool {
+        self.allowed.contains(&rule) || super::sql::allowed(self.sql).0.contains(&rule)
+    }
 }
 
 impl Migration {
@@ -94,6 +106,7 @@ impl Migration {
             sql,
             equivalent_checksums: Cow::Borrowed(&[]),
             down: None,
+            allowed: Vec::new(),
         }
     }
 
@@ -164,6 +177,7 @@ impl Migration {
             no_transaction: header.no_transaction,
             foreign_keys_off: header.foreign_keys_off,
             down: None,
+            allowed: Vec::new(),
         })
     }
 
@@ -187,6 +201,7 @@ impl Migration {
                 }),
                 None => None,
             },
+            allowed: Vec::new(),
         }
     }
 
@@ -214,6 +229,7 @@ impl Migration {
             sql: &self.sql,
             no_transaction: self.no_transaction,
             foreign_keys_off: self.foreign_keys_off,
+            allowed: &self.allowed,
         }
     }
 
@@ -223,6 +239,7 @@ impl Migration {
             sql: &d.sql,
             no_transaction: d.no_transaction,
             foreign_keys_off: d.foreign_keys_off,
+            allowed: &self.allowed,
         })
     }
 

@@ -138,6 +138,50 @@ impl Migrator {
         self
     }
 
+    /// Allows lint rule `rule` for migration `version` (every migration of the set for `None`)
+    /// without editing its file, as `-- pipeline-store: allow RULE` in its header would: for a
+    /// third party's files, whose checksums are recorded where they were applied. An allowed
+    /// finding is reported (`lint`, the log of `run`) and never refused; allowing
+    /// `drop-referenced-table` also lets the migration's drops change rows of referencing
+    /// tables (the run-time guard stands down for it, as for the in-file escape).
+    ///
+    /// ```
+    /// use pipeline_store::migrate::{Migration, Migrator};
+    ///
+    /// let migrator = Migrator::new(vec![Migration::new(
+    ///     1,
+    ///     "vendor",
+    ///     "CREATE TABLE a (x);\nBEGIN;\nINSERT INTO a VALUES (1);\nCOMMIT;",
+    /// )])?
+    /// .allow("transaction-control", Some(1))?;
+    /// assert!(migrator.lint()?.iter().all(|f| f.allowed));
+    /// # Ok::<(), pipeline_store::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`MigrateError::UnknownRule`] for a rule that is not one of the linter's;
+    /// [`MigrateError::UnknownVersion`] for a version that is not in the set.
+    pub fn allow(mut self, rule: &str, version: Option<i64>) -> Result<Self> {
+        let Some(rule) = super::sql::RULES.iter().find(|r| **r == rule) else {
+            return Err(MigrateError::UnknownRule {
+                rule: rule.to_owned(),
+            }
+            .into());
+        };
+        if let Some(v) = version
+            && !self.migrations.iter().any(|m| m.version == v)
+        {
+            return Err(MigrateError::UnknownVersion { version: v }.into());
+        }
+        for m in &mut self.migrations {
+            if version.is_none_or(|v| v == m.version) && !m.allowed.contains(rule) {
+                m.allowed.push(rule);
+            }
+        }
+        Ok(self)
+    }
+
     /// This set keeps its history in `table` instead of sqlx's `_sqlx_migrations`: how a host
     /// program's migrations live beside this crate's in one database, each set with its own
     /// history, checked on its own (missing, modified, out of order, dirty) and never touched

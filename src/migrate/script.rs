@@ -98,13 +98,11 @@ impl ScriptFailure {
     }
 }
 
-/// Whether a script's `DROP TABLE`s are guarded: unless its header allows the rule that names
-/// them (`-- pipeline-store: allow drop-referenced-table`), or foreign keys are off around it.
+/// Whether a script's `DROP TABLE`s are guarded: unless its header or its migrator allows the
+/// rule that names them (`-- pipeline-store: allow drop-referenced-table`,
+/// `Migrator::allow`), or foreign keys are off around it.
 pub(super) fn guards_drops(script: Script<'_>) -> bool {
-    !script.foreign_keys_off
-        && !super::sql::allowed(script.sql)
-            .0
-            .contains(&super::sql::DROP_REFERENCED_TABLE)
+    !script.foreign_keys_off && !script.allows(super::sql::DROP_REFERENCED_TABLE)
 }
 
 /// How much text SQLite is handed at a time. SQLite copies the whole text it is asked to

@@ -118,6 +118,10 @@ pub(crate) enum MigrateCommand {
         /// Use the migrations in this directory instead of the built-in ones.
         #[arg(long)]
         source: Option<PathBuf>,
+        /// Allow lint rule RULE for migration VERSION (every migration without `@VERSION`)
+        /// without editing the file, as `-- pipeline-store: allow RULE` in its header would.
+        #[arg(long, value_name = "RULE[@VERSION]")]
+        allow: Vec<String>,
     },
     /// Revert applied migrations with their down scripts: the last one, or all after `--to`.
     Revert {
@@ -175,6 +179,10 @@ pub(crate) enum MigrateCommand {
         /// Leave the rehearsed copy here (a new file) instead of deleting it.
         #[arg(long)]
         keep: Option<PathBuf>,
+        /// Allow lint rule RULE for migration VERSION (every migration without `@VERSION`)
+        /// without editing the file, as `-- pipeline-store: allow RULE` in its header would.
+        #[arg(long, value_name = "RULE[@VERSION]")]
+        allow: Vec<String>,
     },
     /// Print how the schema differs from the one the applied migrations build: exit 1 on drift.
     Diff {
@@ -188,6 +196,10 @@ pub(crate) enum MigrateCommand {
         /// Lint the migrations in this directory instead of the built-in ones.
         #[arg(long)]
         source: Option<PathBuf>,
+        /// Allow lint rule RULE for migration VERSION (every migration without `@VERSION`)
+        /// without editing the file, as `-- pipeline-store: allow RULE` in its header would.
+        #[arg(long, value_name = "RULE[@VERSION]")]
+        allow: Vec<String>,
     },
     /// Write a new, empty migration file named `<UTC timestamp>_<description>.sql`.
     Add {
@@ -280,7 +292,9 @@ impl From<Error> for Failure {
             | Error::NameTaken { .. }
             | Error::AlreadyExists { .. }
             | Error::Migrate(
-                MigrateError::UnknownVersion { .. } | MigrateError::InvalidHistoryTable { .. },
+                MigrateError::UnknownVersion { .. }
+                | MigrateError::UnknownRule { .. }
+                | MigrateError::InvalidHistoryTable { .. },
             ) => Self::Usage(message),
             // The library's hint names `OpenOptions`; on the command line the way is `init`.
             Error::DatabaseNotFound { path, .. } => Self::NotFound(format!(
@@ -354,10 +368,14 @@ pub(crate) fn run(cli: &Cli) -> Outcome {
                 cli,
                 Source::new(source.as_deref(), history_table.as_deref()),
             ),
-            MigrateCommand::Run { dry_run, source } => migrate_run(
+            MigrateCommand::Run {
+                dry_run,
+                source,
+                allow,
+            } => migrate_run(
                 cli,
                 *dry_run,
-                Source::new(source.as_deref(), history_table.as_deref()),
+                Source::new(source.as_deref(), history_table.as_deref()).allowing(allow),
             ),
             MigrateCommand::Add {
                 description,
@@ -406,17 +424,21 @@ pub(crate) fn run(cli: &Cli) -> Outcome {
                 cli,
                 Source::new(source.as_deref(), history_table.as_deref()),
             ),
-            MigrateCommand::Lint { source } => migrate_lint(
+            MigrateCommand::Lint { source, allow } => migrate_lint(
                 cli,
-                Source::new(source.as_deref(), history_table.as_deref()),
+                Source::new(source.as_deref(), history_table.as_deref()).allowing(allow),
             ),
             MigrateCommand::Diff { source } => migrate_diff(
                 cli,
                 Source::new(source.as_deref(), history_table.as_deref()),
             ),
-            MigrateCommand::Rehearse { source, keep } => migrate_rehearse(
+            MigrateCommand::Rehearse {
+                source,
+                keep,
+                allow,
+            } => migrate_rehearse(
                 cli,
-                Source::new(source.as_deref(), history_table.as_deref()),
+                Source::new(source.as_deref(), history_table.as_deref()).allowing(allow),
                 keep.as_deref(),
             ),
         },

@@ -237,15 +237,50 @@ pub(crate) fn migrate_rehearse(cli: &Cli, source: Source<'_>, keep: Option<&Path
 pub(crate) struct Source<'a> {
     dir: Option<&'a Path>,
     history_table: Option<&'a str>,
+    /// `--allow RULE[@VERSION]`, as given.
+    allow: &'a [String],
 }
 
 impl<'a> Source<'a> {
     pub(crate) fn new(dir: Option<&'a Path>, history_table: Option<&'a str>) -> Self {
-        Self { dir, history_table }
+        Self {
+            dir,
+            history_table,
+            allow: &[],
+        }
+    }
+
+    /// With the lint rules `--allow` names.
+    pub(crate) fn allowing(mut self, allow: &'a [String]) -> Self {
+        self.allow = allow;
+        self
     }
 }
 
 fn migrations_of(source: Source<'_>) -> Result<std::borrow::Cow<'static, Migrator>, Failure> {
+    let migrator = set_of(&source)?;
+    if source.allow.is_empty() {
+        return Ok(migrator);
+    }
+    let mut migrator = migrator.into_owned();
+    for given in source.allow {
+        let (rule, version) = match given.split_once('@') {
+            Some((rule, version)) => (
+                rule,
+                Some(version.parse::<i64>().map_err(|_| {
+                    Failure::Usage(format!(
+                        "--allow {given}: the version after @ must be a migration's number"
+                    ))
+                })?),
+            ),
+            None => (given.as_str(), None),
+        };
+        migrator = migrator.allow(rule, version)?;
+    }
+    Ok(std::borrow::Cow::Owned(migrator))
+}
+
+fn set_of(source: &Source<'_>) -> Result<std::borrow::Cow<'static, Migrator>, Failure> {
     Ok(match (source.dir, source.history_table) {
         (Some(dir), None) => std::borrow::Cow::Owned(Migrator::from_dir(dir)?),
         // A set in its own history table sits beside the built-in one and builds on it.
