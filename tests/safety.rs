@@ -275,3 +275,84 @@ fn a_foreign_keys_off_pragma_migration_that_leaves_orphans_is_rolled_back_by_nam
     assert!(!before.is_empty());
     Ok(())
 }
+
+fn findings_of(migrations: Vec<Migration>) -> TestResult<Vec<(i64, usize, String)>> {
+    Ok(Migrator::new(migrations)?
+        .lint()?
+        .into_iter()
+        .filter(|f| f.rule == "drop-referenced-table")
+        .map(|f| (f.version, f.line, f.message))
+        .collect())
+}
+
+#[test]
+fn the_drop_rule_sees_a_table_created_earlier_in_the_same_file() -> TestResult {
+    let found = findings_of(vec![
+        Migration::new(
+            1,
+            "job",
+            "CREATE TABLE job (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES job(id) ON DELETE CASCADE, name TEXT);",
+        ),
+        Migration::new(
+            2,
+            "rebuild job",
+            "CREATE TABLE new_job (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES job(id) ON DELETE CASCADE, name TEXT, extra TEXT);
+INSERT INTO new_job (id, parent_id, name) SELECT id, parent_id, name FROM job;
+DROP TABLE job;
+ALTER TABLE new_job RENAME TO job;",
+        ),
+    ])?;
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!((found[0].0, found[0].1), (2, 3));
+    assert!(
+        found[0].2.contains("new_job (ON DELETE CASCADE)"),
+        "{found:?}"
+    );
+    Ok(())
+}
+
+#[test]
+fn the_drop_rule_forgets_a_child_dropped_earlier_in_the_same_file() -> TestResult {
+    let schema = Migration::new(
+        1,
+        "provider and repo",
+        "CREATE TABLE provider (id INTEGER PRIMARY KEY);
+         CREATE TABLE repo (id INTEGER PRIMARY KEY, provider_id INTEGER REFERENCES provider(id) ON DELETE CASCADE);",
+    );
+    let merge = findings_of(vec![
+        schema.clone(),
+        Migration::new(2, "merge", "DROP TABLE repo;\nDROP TABLE provider;"),
+    ])?;
+    assert!(merge.is_empty(), "{merge:?}");
+    // The other order still drops a parent its child references.
+    let wrong_order = findings_of(vec![
+        schema,
+        Migration::new(2, "merge", "DROP TABLE provider;\nDROP TABLE repo;"),
+    ])?;
+    assert_eq!(wrong_order.len(), 1, "{wrong_order:?}");
+    assert_eq!((wrong_order[0].0, wrong_order[0].1), (2, 1));
+    Ok(())
+}
+
+#[test]
+fn the_drop_rule_follows_a_rename_to_the_table_children_then_reference() -> TestResult {
+    let found = findings_of(vec![
+        Migration::new(
+            1,
+            "parent and child",
+            "CREATE TABLE parent (id INTEGER PRIMARY KEY);
+             CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(id) ON DELETE CASCADE);",
+        ),
+        Migration::new(
+            2,
+            "rename away then drop",
+            "-- pipeline-store: allow drop-referenced-table\nALTER TABLE parent RENAME TO parent_old;\nCREATE TABLE parent (id INTEGER PRIMARY KEY);\nDROP TABLE parent_old;",
+        ),
+    ])?;
+    // The rename is reported, and so is the drop of the renamed table, which the child now
+    // references.
+    let lines: Vec<usize> = found.iter().map(|f| f.1).collect();
+    assert_eq!(lines, [2, 4], "{found:?}");
+    assert!(found[1].2.contains("parent_old"), "{found:?}");
+    Ok(())
+}

@@ -469,12 +469,23 @@ fn line_is_first(sql: &str, line: usize) -> bool {
 
 /// The tables a script drops or renames away: `(name, line, what it does)`.
 pub fn tables_removed(sql: &str) -> Vec<(String, usize, &'static str)> {
+    removals(sql)
+        .into_iter()
+        .map(|(name, line, how, _)| (name, line, how))
+        .collect()
+}
+
+/// The tables a script drops or renames away, in order: `(name, line, what it does, the byte
+/// offset where the statement starts)`, so that a linter can bring a schema up to just before
+/// each one.
+pub fn removals(sql: &str) -> Vec<(String, usize, &'static str, usize)> {
     let all = tokens(sql);
     let lines = Lines::new(sql);
     let mut out = Vec::new();
     for statement in statements(&all) {
         let words: Vec<&Token<'_>> = statement.iter().collect();
-        let line = lines.line(words[0].offset);
+        let start = words[0].offset;
+        let line = lines.line(start);
         // DROP TABLE [IF EXISTS] [schema.]name
         if words.len() >= 3 && words[0].is("DROP") && words[1].is("TABLE") {
             let mut i = 2;
@@ -484,7 +495,7 @@ pub fn tables_removed(sql: &str) -> Vec<(String, usize, &'static str)> {
                 i += 2;
             }
             if let Some(name) = qualified_name(&words, i) {
-                out.push((name, line, "drops"));
+                out.push((name, line, "drops", start));
             }
         }
         // ALTER TABLE [schema.]name RENAME TO other
@@ -500,7 +511,7 @@ pub fn tables_removed(sql: &str) -> Vec<(String, usize, &'static str)> {
             if words.get(after).is_some_and(|t| t.is("RENAME"))
                 && words.get(after + 1).is_some_and(|t| t.is("TO"))
             {
-                out.push((name, line, "renames away"));
+                out.push((name, line, "renames away", start));
             }
         }
     }

@@ -156,41 +156,51 @@ fn lint_scripts(
         let Some(conn) = replica.as_ref() else {
             continue;
         };
-        if !script.foreign_keys_off {
-            let (mut allowed, _) = sql::allowed(script.sql);
-            allowed.extend_from_slice(script.allowed);
-            for (table, line, how) in sql::tables_removed(script.sql) {
-                let referencing = referencing(conn, &table);
-                if referencing.is_empty() {
-                    continue;
-                }
-                let children: Vec<String> = referencing
-                    .iter()
-                    .map(|(child, action)| format!("{child} (ON DELETE {action})"))
-                    .collect();
-                findings.push(finding(
-                    m.version(),
-                    script.file,
-                    TextFinding {
-                        rule: sql::DROP_REFERENCED_TABLE,
-                        line,
-                        message: format!(
-                            "it {how} table `{table}`, which {} references",
-                            children.join(", ")
-                        ),
-                        why: "with foreign keys on, that deletes or changes every referencing \
-                              row (a table rebuild without the directive loses all of them)",
-                        fix: "put `-- foreign-keys: off` in the file's header: keys are switched \
-                              off around it and checked before it commits"
-                            .to_owned(),
-                    },
-                    &allowed,
-                ));
+        // Statement by statement: the schema each drop or rename sees is the one as it runs
+        // (a table created earlier in the file counts as a child, one dropped earlier does not,
+        // and after a rename children reference the new name). The replica is brought up to
+        // just before each such statement, a window at a time (`execute_script`: linear).
+        let (mut allowed, _) = sql::allowed(script.sql);
+        allowed.extend_from_slice(script.allowed);
+        let mut ran_to = 0;
+        let mut failed = false;
+        for (table, line, how, start) in sql::removals(script.sql) {
+            if script.foreign_keys_off {
+                break;
             }
+            if super::script::execute_script(conn, &script.sql[ran_to..start], false).is_err() {
+                failed = true;
+                break;
+            }
+            ran_to = start;
+            let referencing = referencing(conn, &table);
+            if referencing.is_empty() {
+                continue;
+            }
+            let children: Vec<String> = referencing
+                .iter()
+                .map(|(child, action)| format!("{child} (ON DELETE {action})"))
+                .collect();
+            findings.push(finding(
+                m.version(),
+                script.file,
+                TextFinding {
+                    rule: sql::DROP_REFERENCED_TABLE,
+                    line,
+                    message: format!(
+                        "it {how} table `{table}`, which {} references",
+                        children.join(", ")
+                    ),
+                    why: "with foreign keys on, that deletes or changes every referencing \
+                          row (a table rebuild without the directive loses all of them)",
+                    fix: "put `-- foreign-keys: off` in the file's header: keys are switched \
+                          off around it and checked before it commits"
+                        .to_owned(),
+                },
+                &allowed,
+            ));
         }
-        // Statement by statement, a window at a time: `execute_batch` is quadratic in the size
-        // of a large file (see `script::execute_script`).
-        if super::script::execute_script(conn, script.sql, false).is_err() {
+        if failed || super::script::execute_script(conn, &script.sql[ran_to..], false).is_err() {
             replica = None;
         }
     }
