@@ -772,8 +772,9 @@ fn check_cut(
             }
             continue;
         }
+        let host = host_migrator();
         let migrators: Vec<&Migrator> = if scenario == "no-transaction" {
-            vec![schema::migrator(), Box::leak(Box::new(host_migrator()))]
+            vec![schema::migrator(), &host]
         } else {
             vec![schema::migrator()]
         };
