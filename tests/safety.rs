@@ -63,7 +63,7 @@ fn each_rule_refuses_its_examples_with_nothing_applied_and_the_file_unchanged() 
         ("drop-referenced-table", REBUILD_PIPELINES.to_owned()),
         (
             "drop-referenced-table",
-            "ALTER TABLE pipelines RENAME TO pipelines_old;".to_owned(),
+            "ALTER TABLE pipelines RENAME TO pipelines_old;\nDROP TABLE pipelines_old;".to_owned(),
         ),
     ];
     for (rule, sql) in cases {
@@ -118,6 +118,8 @@ fn near_variants_that_are_fine_run() -> TestResult {
         "-- COMMIT; PRAGMA foreign_keys = OFF; DROP TABLE pipelines;\n/* BEGIN */ CREATE TABLE \"commit\" (\"begin\" TEXT, [end] TEXT);",
         "SAVEPOINT step;\nCREATE TABLE scratch (x);\nROLLBACK TO step;\nRELEASE step;",
         "-- foreign-keys: off\nALTER TABLE pipelines RENAME TO pipelines_old;\nALTER TABLE pipelines_old RENAME TO pipelines;",
+        // A rename by itself changes no row: the children follow it, there and back.
+        "ALTER TABLE pipelines RENAME TO pipelines_old;\nALTER TABLE pipelines_old RENAME TO pipelines;",
         "-- no-transaction\nBEGIN;\nCREATE TABLE own (x);\nCOMMIT;",
         "PRAGMA foreign_key_check;",
         "DROP TABLE IF EXISTS never_existed;",
@@ -349,10 +351,101 @@ fn the_drop_rule_follows_a_rename_to_the_table_children_then_reference() -> Test
             "-- pipeline-store: allow drop-referenced-table\nALTER TABLE parent RENAME TO parent_old;\nCREATE TABLE parent (id INTEGER PRIMARY KEY);\nDROP TABLE parent_old;",
         ),
     ])?;
-    // The rename is reported, and so is the drop of the renamed table, which the child now
-    // references.
+    // The rename changes no row and is not reported; the drop of the renamed table, which the
+    // child now references, is.
     let lines: Vec<usize> = found.iter().map(|f| f.1).collect();
-    assert_eq!(lines, [2, 4], "{found:?}");
-    assert!(found[1].2.contains("parent_old"), "{found:?}");
+    assert_eq!(lines, [4], "{found:?}");
+    assert!(found[0].2.contains("parent_old"), "{found:?}");
+    Ok(())
+}
+
+#[test]
+fn the_drop_rule_forgets_a_child_emptied_first_until_something_could_fill_it_again() -> TestResult {
+    let parent_and_child = Migration::new(
+        1,
+        "parent and child",
+        "CREATE TABLE parent (id INTEGER PRIMARY KEY);
+         CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(id) ON DELETE CASCADE);",
+    );
+    let lines = |sql: &'static str| -> TestResult<Vec<usize>> {
+        Ok(findings_of(vec![
+            parent_and_child.clone(),
+            Migration::new(2, "drop", sql),
+        ])?
+        .into_iter()
+        .map(|f| f.1)
+        .collect())
+    };
+    // Emptied on purpose, then the parent goes: nothing is left to cascade into.
+    assert_eq!(
+        lines("DELETE FROM child;\nDROP TABLE parent;")?,
+        Vec::<usize>::new()
+    );
+    assert_eq!(
+        lines("DELETE FROM main.\"child\";\nCREATE INDEX i ON child (id);\nDROP TABLE parent;")?,
+        Vec::<usize>::new()
+    );
+    // A child made in the file and not filled since has nothing to lose either.
+    assert_eq!(
+        lines(
+            "CREATE TABLE other (id INTEGER PRIMARY KEY, p INTEGER REFERENCES parent(id) ON DELETE CASCADE);\nDELETE FROM child;\nDROP TABLE parent;"
+        )?,
+        Vec::<usize>::new()
+    );
+    // Only some rows deleted, rows put back, an update (a trigger may insert), a rename:
+    // the child may hold rows again.
+    for sql in [
+        "DELETE FROM child WHERE id > 1;\nDROP TABLE parent;",
+        "DELETE FROM child;\nINSERT INTO child VALUES (1, 1);\nDROP TABLE parent;",
+        "DELETE FROM child;\nUPDATE parent SET id = id;\nDROP TABLE parent;",
+        "DELETE FROM child;\nALTER TABLE parent RENAME TO parent_old;\nDROP TABLE parent_old;",
+        "CREATE TABLE other (id INTEGER PRIMARY KEY, p INTEGER REFERENCES parent(id) ON DELETE CASCADE);\nDELETE FROM child;\nINSERT INTO other SELECT id, id FROM parent;\nDROP TABLE parent;",
+        "CREATE TABLE IF NOT EXISTS child (id INTEGER PRIMARY KEY);\nDROP TABLE parent;",
+    ] {
+        assert_eq!(lines(sql)?.len(), 1, "{sql}");
+    }
+    Ok(())
+}
+
+#[test]
+fn a_refused_drop_says_how_many_rows_of_each_child_point_at_the_table_now() -> TestResult {
+    let mut conn = pipeline_store::rusqlite::Connection::open_in_memory()?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    conn.execute_batch(
+        "CREATE TABLE parent (id INTEGER PRIMARY KEY);
+         CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(id) ON DELETE SET NULL);
+         INSERT INTO parent VALUES (1), (2);
+         INSERT INTO child VALUES (1, 1), (2, 2), (3, NULL);",
+    )?;
+    let before = snapshot(&conn)?;
+    let migrator = Migrator::new(vec![Migration::new(
+        7,
+        "rebuild parent",
+        "CREATE TABLE parent_new (id INTEGER PRIMARY KEY, name TEXT);\nINSERT INTO parent_new (id) SELECT id FROM parent;\nDROP TABLE parent;\nALTER TABLE parent_new RENAME TO parent;",
+    )])?;
+    let error = migrator.run(&mut conn).expect_err("refused");
+    let Error::Migrate(MigrateError::Lint { findings }) = &error else {
+        return Err(format!("expected Lint, got {error:?}").into());
+    };
+    assert_eq!((findings[0].version, findings[0].line), (7, 3));
+    assert!(
+        findings[0]
+            .message
+            .contains("child (ON DELETE SET NULL; 2 of its row(s) point at it now)"),
+        "{}",
+        findings[0].message
+    );
+    assert_eq!(snapshot(&conn)?, before);
+    // Without a database there is nothing to count.
+    let mut alone = vec![Migration::new(
+        1,
+        "tables",
+        "CREATE TABLE parent (id INTEGER PRIMARY KEY);
+         CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(id) ON DELETE SET NULL);",
+    )];
+    alone.extend(migrator.migrations().iter().cloned());
+    let message = &Migrator::new(alone)?.lint()?[0].message;
+    assert!(message.contains("child (ON DELETE SET NULL)"), "{message}");
+    assert!(!message.contains("point at it now"), "{message}");
     Ok(())
 }

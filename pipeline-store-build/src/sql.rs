@@ -245,8 +245,9 @@ pub const DIRECTIVE_SPELLING: &str = "directive-spelling";
 /// `BEGIN`, `COMMIT`, `END` or `ROLLBACK` (without `TO`) in a migration that runs in a
 /// transaction.
 pub const TRANSACTION_CONTROL: &str = "transaction-control";
-/// `DROP TABLE t`, or a rename away of `t`, while another table references `t` with an action
-/// that changes its rows.
+/// `DROP TABLE t` while another table references `t` with an action that changes its rows (a
+/// rename away only moves the children to the new name: a later drop of that name is the
+/// finding).
 pub const DROP_REFERENCED_TABLE: &str = "drop-referenced-table";
 /// Every rule, for the escape directive's check.
 pub const RULES: [&str; 4] = [
@@ -518,6 +519,56 @@ pub fn removals(sql: &str) -> Vec<(String, usize, &'static str, usize)> {
     out
 }
 
+/// What a script does to whether its tables hold rows, in order: `(offset of the statement,
+/// Some(table))` where the table is known to be empty from that statement on (made by `CREATE
+/// TABLE` without `IF NOT EXISTS` or `AS SELECT`, or emptied by `DELETE FROM table` with no
+/// `WHERE`), `(offset, None)` where any table may hold rows again (an `INSERT`, `REPLACE`,
+/// `UPDATE` or `WITH`, which may fill tables directly or through triggers, or a rename, which
+/// moves names). A linter can so tell a child whose rows are already gone from one that still
+/// has them.
+pub fn emptiness(sql: &str) -> Vec<(usize, Option<String>)> {
+    let all = tokens(sql);
+    let mut out = Vec::new();
+    for statement in statements(&all) {
+        let words: Vec<&Token<'_>> = statement.iter().collect();
+        let start = words[0].offset;
+        if ["INSERT", "REPLACE", "UPDATE", "WITH"]
+            .iter()
+            .any(|w| words[0].is(w))
+            || (words[0].is("ALTER") && words.iter().any(|t| t.is("RENAME")))
+        {
+            out.push((start, None));
+            continue;
+        }
+        // DELETE FROM [schema.]name, and nothing after it.
+        if words.len() >= 3 && words[0].is("DELETE") && words[1].is("FROM") {
+            let qualified = words.get(3).is_some_and(|t| t.text == ".");
+            let end = if qualified { 5 } else { 3 };
+            if words.len() == end
+                && let Some(name) = qualified_name(&words, 2)
+            {
+                out.push((start, Some(name)));
+            }
+            continue;
+        }
+        // CREATE TABLE [schema.]name ( ... ), not IF NOT EXISTS (it may be there with rows)
+        // and not AS SELECT.
+        if words.len() >= 4 && words[0].is("CREATE") && words[1].is("TABLE") {
+            if words[2].is("IF") {
+                continue;
+            }
+            let qualified = words.get(3).is_some_and(|t| t.text == ".");
+            let after = if qualified { 5 } else { 3 };
+            if words.get(after).is_some_and(|t| t.text == "(")
+                && let Some(name) = qualified_name(&words, 2)
+            {
+                out.push((start, Some(name)));
+            }
+        }
+    }
+    out
+}
+
 /// The indexes, triggers and views a script drops by name: `(kind, name)`, the kind in lower
 /// case (`index`, `trigger`, `view`).
 pub fn objects_dropped(sql: &str) -> Vec<(&'static str, String)> {
@@ -649,6 +700,33 @@ mod tests {
         ] {
             assert_eq!(rules(sql), Vec::<&str>::new(), "{sql}");
         }
+    }
+
+    #[test]
+    fn tables_known_empty_and_what_may_fill_them_again() {
+        let sql = "CREATE TABLE a (x);\nDELETE FROM main.b;\nDELETE FROM c WHERE x = 1;\n\
+                   CREATE TABLE IF NOT EXISTS d (x);\nCREATE TABLE e AS SELECT 1;\n\
+                   insert into a values (1);\nDELETE FROM \"f g\";\nWITH q AS (SELECT 1) SELECT 1;\n\
+                   ALTER TABLE a RENAME TO h;\nALTER TABLE a ADD COLUMN y;\nUPDATE a SET x = 2;\n\
+                   REPLACE INTO a VALUES (3);\nCREATE TEMP TABLE t (x);\nSELECT 'DELETE FROM z';";
+        let lines = Lines::new(sql);
+        let found: Vec<(usize, Option<String>)> = emptiness(sql)
+            .into_iter()
+            .map(|(at, table)| (lines.line(at), table))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (1, Some("a".to_owned())),
+                (2, Some("b".to_owned())),
+                (6, None),
+                (7, Some("f g".to_owned())),
+                (8, None),
+                (9, None),
+                (11, None),
+                (12, None),
+            ]
+        );
     }
 
     #[test]

@@ -72,7 +72,7 @@ impl Migrator {
     ///
     /// [`Error::Sqlite`](crate::Error::Sqlite) when the in-memory database cannot be opened.
     pub fn lint(&self) -> Result<Vec<Finding>> {
-        let mut replica = Connection::open_in_memory()?;
+        let mut replica = schema_replica()?;
         for base in &self.base {
             base.run(&mut replica)?;
         }
@@ -81,7 +81,7 @@ impl Migrator {
             .iter()
             .map(|m| (m, m.up_script()))
             .collect();
-        let mut findings = lint_scripts(Some(replica), &ups);
+        let mut findings = lint_scripts(Some(replica), None, &ups);
         for m in self.migrations() {
             if let Some(down) = m.down_script() {
                 findings.extend(text_findings(m.version(), down));
@@ -116,9 +116,10 @@ impl Migrator {
     }
 }
 
-/// Every finding on `scripts`, about to run in this order on `conn`, allowed ones included.
+/// Every finding on `scripts`, about to run in this order on `conn`, allowed ones included. A
+/// drop's finding says how many rows of each child point at the table in `conn` now.
 pub(crate) fn findings(conn: &Connection, scripts: &[(&Migration, Script<'_>)]) -> Vec<Finding> {
-    lint_scripts(replica_of(conn), scripts)
+    lint_scripts(replica_of(conn), Some(conn), scripts)
 }
 
 /// The text findings of one script, with the file's escapes applied.
@@ -146,8 +147,10 @@ fn finding(version: i64, file: &str, found: TextFinding, allowed: &[&str]) -> Fi
 
 /// Lints scripts in order; `replica` holds the schema the first one starts from and is moved
 /// forward by running each on it (dropped, and the schema rule with it, when one fails there).
+/// `live`, the database they are about to run on, gives the drop rule's row counts.
 fn lint_scripts(
     mut replica: Option<Connection>,
+    live: Option<&Connection>,
     scripts: &[(&Migration, Script<'_>)],
 ) -> Vec<Finding> {
     let mut findings = Vec::new();
@@ -156,30 +159,67 @@ fn lint_scripts(
         let Some(conn) = replica.as_ref() else {
             continue;
         };
-        // Statement by statement: the schema each drop or rename sees is the one as it runs
-        // (a table created earlier in the file counts as a child, one dropped earlier does not,
-        // and after a rename children reference the new name). The replica is brought up to
-        // just before each such statement, a window at a time (`execute_script`: linear).
+        // Statement by statement: the schema each drop sees is the one as it runs (a table
+        // created earlier in the file counts as a child, one dropped earlier does not, and after
+        // a rename children reference the new name). The replica is brought up to just before
+        // each drop, a window at a time (`execute_script`: linear).
         let (mut allowed, _) = sql::allowed(script.sql);
         allowed.extend_from_slice(script.allowed);
         let mut ran_to = 0;
         let mut failed = false;
+        // Children whose rows are known to be gone by the time of a drop (emptied with a
+        // `DELETE` or made empty earlier in the file, and nothing since could have filled them).
+        let emptiness = sql::emptiness(script.sql);
+        let mut empty: Vec<String> = Vec::new();
+        let mut seen = 0;
         for (table, line, how, start) in sql::removals(script.sql) {
             if script.foreign_keys_off {
                 break;
+            }
+            // A rename by itself changes no row (children follow it to the new name); the
+            // replica takes it in on the way to the next drop, which is then judged against
+            // the renamed children.
+            if how != "drops" {
+                continue;
             }
             if super::script::execute_script(conn, &script.sql[ran_to..start], false).is_err() {
                 failed = true;
                 break;
             }
             ran_to = start;
-            let referencing = referencing(conn, &table);
+            for (_, change) in emptiness[seen..].iter().take_while(|(at, _)| *at < start) {
+                seen += 1;
+                match change {
+                    Some(name) => empty.push(name.to_ascii_lowercase()),
+                    None => empty.clear(),
+                }
+            }
+            let referencing: Vec<(String, String)> = referencing(conn, &table)
+                .into_iter()
+                .filter(|(child, _)| !empty.contains(&child.to_ascii_lowercase()))
+                .collect();
             if referencing.is_empty() {
                 continue;
             }
+            // The rows at stake in the database now, where the table and child are there.
+            let now = live
+                .and_then(|live| super::script::rows_changed_by_drop(live, &table).ok())
+                .unwrap_or_default();
             let children: Vec<String> = referencing
                 .iter()
-                .map(|(child, action)| format!("{child} (ON DELETE {action})"))
+                .map(|(child, action)| {
+                    let rows: Vec<u64> = now
+                        .iter()
+                        .filter(|(c, _, _)| c.eq_ignore_ascii_case(child))
+                        .map(|(_, _, rows)| *rows)
+                        .collect();
+                    match rows.iter().max() {
+                        Some(rows) => format!(
+                            "{child} (ON DELETE {action}; {rows} of its row(s) point at it now)"
+                        ),
+                        None => format!("{child} (ON DELETE {action})"),
+                    }
+                })
                 .collect();
             findings.push(finding(
                 m.version(),
@@ -225,7 +265,7 @@ fn referencing(conn: &Connection, table: &str) -> Vec<(String, String)> {
 /// An in-memory database with the schema of `conn` and no rows; `None` when it cannot be made
 /// (the schema rule is then skipped: the text rules still run).
 fn replica_of(conn: &Connection) -> Option<Connection> {
-    let replica = Connection::open_in_memory().ok()?;
+    let replica = schema_replica().ok()?;
     let mut statement = conn
         .prepare(
             "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' \
@@ -241,4 +281,13 @@ fn replica_of(conn: &Connection) -> Option<Connection> {
         replica.execute_batch(&sql).ok()?;
     }
     Some(replica)
+}
+
+/// An empty in-memory database for a schema without rows. Foreign keys are off in it: the rule
+/// reads the keys, it does not enforce them, and a migration's `INSERT` of rows that point at
+/// rows the replica does not have must not stop the replay (and the rule with it).
+fn schema_replica() -> rusqlite::Result<Connection> {
+    let replica = Connection::open_in_memory()?;
+    replica.pragma_update(None, "foreign_keys", false)?;
+    Ok(replica)
 }

@@ -282,6 +282,24 @@ fn cascade(conn: &Connection, text: &str) -> rusqlite::Result<Option<Cascade>> {
     if !on {
         return Ok(None);
     }
+    Ok(rows_changed_by_drop(conn, &table)?
+        .into_iter()
+        .find(|(_, _, rows)| *rows > 0)
+        .map(|(child, action, rows)| Cascade {
+            table,
+            child,
+            action,
+            rows,
+        }))
+}
+
+/// Every foreign key of another table onto `table` whose `ON DELETE` action deletes or changes
+/// rows (`CASCADE`, `SET NULL`, `SET DEFAULT`), by table name and key: `(table, action, how many
+/// of its rows point at a row of table)`. An error when `table` does not exist.
+pub(super) fn rows_changed_by_drop(
+    conn: &Connection,
+    table: &str,
+) -> rusqlite::Result<Vec<(String, String, u64)>> {
     // Every foreign key onto the table, one row per column, from every other table.
     let mut statement = conn.prepare(
         "SELECT m.name, f.id, f.\"from\", f.\"to\", upper(f.on_delete) FROM sqlite_master AS m \
@@ -291,11 +309,12 @@ fn cascade(conn: &Connection, text: &str) -> rusqlite::Result<Option<Cascade>> {
          ORDER BY m.name, f.id, f.seq",
     )?;
     let keys: Vec<KeyColumn> = statement
-        .query_map([&table], |r| {
+        .query_map([table], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
         })?
         .collect::<rusqlite::Result<_>>()?;
-    let parent_columns = parent_key(conn, &table)?;
+    let parent_columns = parent_key(conn, table)?;
+    let mut out = Vec::new();
     let mut i = 0;
     while i < keys.len() {
         let (child, id, _, _, action) = &keys[i];
@@ -319,20 +338,17 @@ fn cascade(conn: &Connection, text: &str) -> rusqlite::Result<Option<Cascade>> {
         let sql = format!(
             "SELECT count(*) FROM {} AS c WHERE EXISTS (SELECT 1 FROM {} AS p WHERE {})",
             quoted(child),
-            quoted(&table),
+            quoted(table),
             pairs.join(" AND ")
         );
         let rows: i64 = conn.query_row(&sql, [], |r| r.get(0))?;
-        if rows > 0 {
-            return Ok(Some(Cascade {
-                table,
-                child: child.clone(),
-                action: action.clone(),
-                rows: u64::try_from(rows).unwrap_or(0),
-            }));
-        }
+        out.push((
+            child.clone(),
+            action.clone(),
+            u64::try_from(rows).unwrap_or(0),
+        ));
     }
-    Ok(None)
+    Ok(out)
 }
 
 /// The primary key columns of `table`, in key order (what a foreign key without columns names).
