@@ -7,6 +7,7 @@ mod children;
 #[cfg(feature = "cli")]
 mod cli;
 mod common;
+mod corpus;
 mod derived;
 mod drift;
 mod errors;
@@ -22,6 +23,7 @@ mod pipelines;
 #[cfg(feature = "r2d2")]
 mod pool;
 mod properties;
+mod random_migrations;
 mod rehearsal;
 pub(crate) mod reliability;
 mod replication;

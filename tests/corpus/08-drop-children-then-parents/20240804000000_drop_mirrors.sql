@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS mirror;
+DROP TABLE IF EXISTS mirror_host;
