@@ -213,7 +213,7 @@ pub enum Error {
     )]
     RehearsalRefused {
         /// What the rehearsal found.
-        report: Box<crate::schema::Rehearsal>,
+        report: Box<crate::migrate::Rehearsal>,
     },
 
     /// A connection pool could not be built or could not give a connection in time.
@@ -238,7 +238,7 @@ pub enum Error {
 
     /// A migration could not be loaded, validated or applied.
     #[error(transparent)]
-    Migrate(#[from] MigrateError),
+    Migrate(MigrateError),
 
     /// A write violated a constraint of the schema.
     #[error("{} failed: {source}", kind.describe())]
@@ -293,6 +293,26 @@ pub enum Error {
         /// SQLite's error.
         source: rusqlite::Error,
     },
+}
+
+impl From<MigrateError> for Error {
+    /// The migration layer's error; its SQLite and I/O failures become the crate's own variants
+    /// for them, as every other SQLite or I/O failure does.
+    fn from(error: MigrateError) -> Self {
+        match error {
+            MigrateError::Sqlite { source } => Self::from(source),
+            MigrateError::Io {
+                operation,
+                path,
+                source,
+            } => Self::Io {
+                operation,
+                path,
+                source,
+            },
+            other => Self::Migrate(other),
+        }
+    }
 }
 
 impl From<rusqlite::Error> for Error {
@@ -350,7 +370,7 @@ impl Error {
 }
 
 /// One line on why a rehearsal refused an upgrade.
-fn rehearsal_summary(report: &crate::schema::Rehearsal) -> String {
+fn rehearsal_summary(report: &crate::migrate::Rehearsal) -> String {
     if let Some(failure) = &report.failure {
         return failure.clone();
     }
@@ -385,15 +405,7 @@ fn rehearsal_summary(report: &crate::schema::Rehearsal) -> String {
     reasons.join("; ")
 }
 
-/// SQLite's own message, on one line, without the statement text rusqlite adds to some errors.
-pub(crate) fn sqlite_message(error: &rusqlite::Error) -> String {
-    let message = match error {
-        rusqlite::Error::SqliteFailure(_, Some(message))
-        | rusqlite::Error::SqlInputError { msg: message, .. } => message.clone(),
-        other => other.to_string(),
-    };
-    message.split_whitespace().collect::<Vec<_>>().join(" ")
-}
+pub(crate) use crate::migrate::sqlite_message;
 
 /// The kind of constraint a write violated, from SQLite's extended result code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

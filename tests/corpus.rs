@@ -284,9 +284,12 @@ fn library_run(db: &Path, case: &Case<'_>, migrator: &Migrator) -> TestResult<Re
     conn.pragma_update(None, "foreign_keys", true)?;
     if case.down {
         migrator.baseline(&mut conn, case.migration.version())?;
-        Ok(migrator.revert_to(&mut conn, 0).map(|_| ()))
+        Ok(migrator
+            .revert_to(&mut conn, 0)
+            .map(|_| ())
+            .map_err(Error::from))
     } else {
-        Ok(migrator.run(&mut conn).map(|_| ()))
+        Ok(migrator.run(&mut conn).map(|_| ()).map_err(Error::from))
     }
 }
 

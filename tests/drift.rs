@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use pipeline_store::migrate::{Difference, MigrateError, Migration, Migrator, ObjectKind};
 use pipeline_store::rusqlite::{Connection, params};
-use pipeline_store::{Error, initialize_database, schema};
+use pipeline_store::{initialize_database, schema};
 
 use crate::common::{TempDb, TestResult, write_migrations};
 
@@ -326,10 +326,7 @@ fn validate_compares_schemas_not_text() -> TestResult {
         .validate()
         .expect_err("a down script that does not restore the column");
     assert!(
-        matches!(
-            &error,
-            Error::Migrate(MigrateError::ValidationFailed { version: 3, .. })
-        ),
+        matches!(&error, MigrateError::ValidationFailed { version: 3, .. }),
         "{error:?}"
     );
     Ok(())

@@ -1,9 +1,9 @@
 //! The run-time guard on `DROP TABLE`: whatever the linter saw, a drop that would delete or
 //! change rows of another table through its foreign key is refused before it runs.
 
+use pipeline_store::MigrateError;
 use pipeline_store::migrate::{Migration, Migrator};
 use pipeline_store::rusqlite::Connection;
-use pipeline_store::{Error, MigrateError};
 
 use crate::common::TestResult;
 
@@ -62,7 +62,7 @@ ALTER TABLE new_job RENAME TO job;",
         ),
     ])?;
     let error = migrator.run(&mut conn).unwrap_err();
-    let Error::Migrate(MigrateError::DropWouldChangeRows {
+    let MigrateError::DropWouldChangeRows {
         version,
         line,
         table,
@@ -70,7 +70,7 @@ ALTER TABLE new_job RENAME TO job;",
         action,
         rows,
         ..
-    }) = &error
+    } = &error
     else {
         panic!("refused by the guard: {error:?}");
     };
@@ -123,7 +123,7 @@ fn drops_that_change_no_row_run_and_every_action_that_would_is_refused() -> Test
         ),
     ] {
         let child = child.replace("{action}", action);
-        let run = |second: String| -> TestResult<(Connection, Result<(), Error>)> {
+        let run = |second: String| -> TestResult<(Connection, Result<(), MigrateError>)> {
             let mut conn = host_database()?;
             let migrator =
                 Migrator::new(vec![parent.clone(), Migration::new(2, "second", second)])?;
@@ -136,7 +136,7 @@ fn drops_that_change_no_row_run_and_every_action_that_would_is_refused() -> Test
         ))?;
         let error = outcome.unwrap_err();
         assert!(
-            matches!(&error, Error::Migrate(MigrateError::DropWouldChangeRows { table, child, line: 3, .. }) if table == "provider" && child == "repo"),
+            matches!(&error, MigrateError::DropWouldChangeRows { table, child, line: 3, .. } if table == "provider" && child == "repo"),
             "{action}: {error:?}"
         );
         assert!(error.to_string().contains(verb), "{action}: {error}");
@@ -214,7 +214,7 @@ fn a_no_transaction_migration_stops_at_a_drop_that_would_cascade() -> TestResult
     ])?;
     let error = migrator.run(&mut conn).unwrap_err();
     assert!(
-        matches!(&error, Error::Migrate(MigrateError::DropWouldChangeRows { line: 5, child, rows: 1, .. }) if child == "late_child"),
+        matches!(&error, MigrateError::DropWouldChangeRows { line: 5, child, rows: 1, .. } if child == "late_child"),
         "{error:?}"
     );
     assert_eq!(count(&conn, "parent")?, 1);
@@ -242,11 +242,11 @@ fn a_foreign_key_that_names_no_parent_column_is_followed_to_the_parents_primary_
     assert!(
         matches!(
             &error,
-            Error::Migrate(MigrateError::DropWouldChangeRows {
+            MigrateError::DropWouldChangeRows {
                 rows: 1,
                 line: 3,
                 ..
-            })
+            }
         ),
         "{error:?}"
     );
@@ -275,7 +275,7 @@ fn a_migrator_allowance_lets_a_third_party_file_run_without_editing_it() -> Test
     let mut conn = database()?;
     let refused = dropping_a_referenced_parent()?.run(&mut conn).unwrap_err();
     assert!(
-        matches!(&refused, Error::Migrate(MigrateError::Lint { findings })
+        matches!(&refused, MigrateError::Lint { findings }
             if findings.iter().any(|f| f.rule == "drop-referenced-table" && f.version == 2)),
         "{refused}"
     );
@@ -286,7 +286,7 @@ fn a_migrator_allowance_lets_a_third_party_file_run_without_editing_it() -> Test
         .run(&mut conn)
         .unwrap_err();
     assert!(
-        matches!(&elsewhere, Error::Migrate(MigrateError::Lint { .. })),
+        matches!(&elsewhere, MigrateError::Lint { .. }),
         "{elsewhere}"
     );
     // Allowed for its version: the linter reports it as allowed, and the guard stands down
@@ -330,7 +330,7 @@ fn an_allowance_names_a_rule_and_a_version_of_the_set() -> TestResult {
         .allow("drop-table", None)
         .unwrap_err();
     assert!(
-        matches!(&unknown_rule, Error::Migrate(MigrateError::UnknownRule { rule }) if rule == "drop-table"),
+        matches!(&unknown_rule, MigrateError::UnknownRule { rule } if rule == "drop-table"),
         "{unknown_rule}"
     );
     assert!(unknown_rule.to_string().contains("drop-referenced-table"));
@@ -340,7 +340,7 @@ fn an_allowance_names_a_rule_and_a_version_of_the_set() -> TestResult {
     assert!(
         matches!(
             &unknown_version,
-            Error::Migrate(MigrateError::UnknownVersion { version: 9 })
+            MigrateError::UnknownVersion { version: 9 }
         ),
         "{unknown_version}"
     );

@@ -335,7 +335,7 @@ fn sets_sharing_a_history_table_and_bad_table_names_are_refused() -> TestResult 
     ] {
         let error = Migrator::new(vec![])?.history_table(bad).unwrap_err();
         assert!(
-            matches!(&error, Error::Migrate(MigrateError::InvalidHistoryTable { name, .. }) if name == bad),
+            matches!(&error, MigrateError::InvalidHistoryTable { name, .. } if name == bad),
             "{bad}: {error:?}"
         );
     }

@@ -13,6 +13,7 @@ mod drift;
 mod errors;
 mod guard;
 pub(crate) mod host;
+mod layers;
 mod legacy;
 mod list_modes;
 pub(crate) mod load;

@@ -326,10 +326,10 @@ fn a_no_transaction_migration_whose_process_died_is_dirty_and_a_running_one_is_i
     assert!(
         matches!(
             &error,
-            Error::Migrate(MigrateError::Dirty {
+            MigrateError::Dirty {
                 version: 20_990_301_000_000,
                 ..
-            })
+            }
         ),
         "{error:?}"
     );

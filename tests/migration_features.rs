@@ -8,7 +8,7 @@ use pipeline_store::model::{NewPipeline, NewStage, StageType};
 use pipeline_store::repo::pipelines;
 use pipeline_store::rusqlite::Connection;
 use pipeline_store::schema::{self, OpenOptions};
-use pipeline_store::{Error, MigrateError, initialize_database};
+use pipeline_store::{MigrateError, initialize_database};
 
 use crate::common::{TempDb, TestResult, snapshot, tables, write_migrations};
 
@@ -44,10 +44,7 @@ fn validate_catches_a_down_script_that_does_not_undo() -> TestResult {
     ])?;
     let error = bad.validate().expect_err("c survives the down script");
     assert!(
-        matches!(
-            error,
-            Error::Migrate(MigrateError::ValidationFailed { version: 2, .. })
-        ),
+        matches!(error, MigrateError::ValidationFailed { version: 2, .. }),
         "{error}"
     );
     Ok(())
@@ -87,7 +84,7 @@ fn a_failed_no_transaction_migration_is_dirty_until_repaired() -> TestResult {
     assert!(
         matches!(
             error,
-            Error::Migrate(MigrateError::FailedOutsideTransaction { version: 2, .. })
+            MigrateError::FailedOutsideTransaction { version: 2, .. }
         ),
         "{error}"
     );
@@ -99,10 +96,7 @@ fn a_failed_no_transaction_migration_is_dirty_until_repaired() -> TestResult {
 
     let refused = broken.run(&mut conn).expect_err("dirty");
     assert!(
-        matches!(
-            &refused,
-            Error::Migrate(MigrateError::Dirty { version: 2, .. })
-        ),
+        matches!(&refused, MigrateError::Dirty { version: 2, .. }),
         "{refused}"
     );
     assert_eq!(broken.status(&conn)?[1].state, MigrationState::Dirty);
@@ -177,7 +171,7 @@ fn a_table_rebuild_with_foreign_keys_off_keeps_every_child() -> TestResult {
         .run(&mut careless)
         .expect_err("refused");
     assert!(
-        matches!(&refused, Error::Migrate(MigrateError::Lint { findings })
+        matches!(&refused, MigrateError::Lint { findings }
             if findings.iter().any(|f| f.rule == "drop-referenced-table")),
         "{refused}"
     );
@@ -226,11 +220,11 @@ fn a_rebuild_that_breaks_foreign_keys_is_rolled_back_with_the_rows_named() -> Te
         .run(&mut conn)
         .expect_err("p1's children would point nowhere");
     match &error {
-        Error::Migrate(MigrateError::ForeignKeyViolations {
+        MigrateError::ForeignKeyViolations {
             version,
             violations,
             ..
-        }) => {
+        } => {
             assert_eq!(*version, 20_990_101_000_000);
             assert!(
                 violations.iter().any(|v| v.table == "pipeline_stages"
@@ -289,7 +283,7 @@ fn reversible_migrations_run_to_and_revert_to() -> TestResult {
     assert!(versions(&conn)?.is_empty());
     assert!(matches!(
         migrator.run_to(&mut conn, 7),
-        Err(Error::Migrate(MigrateError::UnknownVersion { version: 7 }))
+        Err(MigrateError::UnknownVersion { version: 7 })
     ));
     Ok(())
 }
@@ -305,10 +299,7 @@ fn reverting_past_a_migration_without_down_is_refused_whole() -> TestResult {
     let before = snapshot(&conn)?;
     let error = migrator.revert_to(&mut conn, 0).expect_err("1 has no down");
     assert!(
-        matches!(
-            &error,
-            Error::Migrate(MigrateError::Irreversible { version: 1, .. })
-        ),
+        matches!(&error, MigrateError::Irreversible { version: 1, .. }),
         "{error}"
     );
     assert_eq!(snapshot(&conn)?, before, "not even 2 was reverted");
@@ -363,7 +354,7 @@ fn baseline_adopts_a_database_made_by_hand() -> TestResult {
     );
     assert!(matches!(
         schema::migrator().baseline(&mut conn, 42),
-        Err(Error::Migrate(MigrateError::UnknownVersion { version: 42 }))
+        Err(MigrateError::UnknownVersion { version: 42 })
     ));
     Ok(())
 }
@@ -398,7 +389,7 @@ fn the_same_migration_checked_out_with_crlf_or_lf_is_accepted_with_a_warning() -
         let strict = opened_with.clone().on_line_endings(Policy::Error);
         assert!(matches!(
             strict.pending(&conn),
-            Err(Error::Migrate(MigrateError::Modified { version: 1, .. }))
+            Err(MigrateError::Modified { version: 1, .. })
         ));
         // repair records the checksum of the file as this checkout has it.
         let report = opened_with.repair(&mut conn, &Repair::new().line_endings())?;
@@ -458,12 +449,12 @@ fn policies_let_a_database_ahead_or_out_of_order_be_used() -> TestResult {
     ])?;
     assert!(matches!(
         code.run(&mut conn),
-        Err(Error::Migrate(MigrateError::Missing { version: 9, .. }))
+        Err(MigrateError::Missing { version: 9, .. })
     ));
     let lenient_missing = code.clone().on_missing(Policy::Warn);
     assert!(matches!(
         lenient_missing.run(&mut conn),
-        Err(Error::Migrate(MigrateError::OutOfOrder { version: 2, .. }))
+        Err(MigrateError::OutOfOrder { version: 2, .. })
     ));
     let lenient = lenient_missing.on_out_of_order(Policy::Allow);
     assert_eq!(
@@ -503,10 +494,7 @@ fn grouped_mode_is_all_or_nothing() -> TestResult {
         .run(&mut conn)
         .expect_err("3 fails");
     assert!(
-        matches!(
-            error,
-            Error::Migrate(MigrateError::Failed { version: 3, .. })
-        ),
+        matches!(error, MigrateError::Failed { version: 3, .. }),
         "{error}"
     );
     assert!(tables(&conn)?.is_empty(), "nothing of 1 and 2 either");
@@ -520,7 +508,7 @@ fn grouped_mode_is_all_or_nothing() -> TestResult {
         Migrator::new(vec![Migration::new(1, "v", "-- no-transaction\nVACUUM;")])?.grouped(true);
     assert!(matches!(
         vacuum.run(&mut Connection::open_in_memory()?),
-        Err(Error::Migrate(MigrateError::NotGroupable { .. }))
+        Err(MigrateError::NotGroupable { .. })
     ));
     Ok(())
 }

@@ -211,10 +211,7 @@ fn equivalent_checksums_can_be_declared_in_code() -> TestResult {
         .run(&mut conn)
         .expect_err("modified");
     assert!(
-        matches!(
-            refused,
-            Error::Migrate(MigrateError::Modified { version: 1, .. })
-        ),
+        matches!(refused, MigrateError::Modified { version: 1, .. }),
         "{refused}"
     );
     let accepted =
@@ -248,12 +245,12 @@ fn a_modified_migration_is_refused_and_nothing_changes() -> TestResult {
         .run(&mut conn)
         .expect_err("modified");
     match &error {
-        Error::Migrate(MigrateError::Modified {
+        MigrateError::Modified {
             version: 1,
             file,
             expected,
             found,
-        }) => {
+        } => {
             assert_eq!(file, "1_create_a.sql");
             assert_ne!(expected, found);
         }
@@ -278,7 +275,7 @@ fn a_migration_missing_from_the_code_is_refused_and_nothing_changes() -> TestRes
         .run(&mut conn)
         .expect_err("missing");
     assert!(
-        matches!(&error, Error::Migrate(MigrateError::Missing { version: 3, description, .. }) if description == "create c"),
+        matches!(&error, MigrateError::Missing { version: 3, description, .. } if description == "create c"),
         "{error:?}"
     );
     assert_eq!(snapshot(&conn)?, before);
@@ -299,7 +296,7 @@ fn a_dirty_history_row_is_refused_and_nothing_changes() -> TestResult {
         .run(&mut conn)
         .expect_err("dirty");
     assert!(
-        matches!(&error, Error::Migrate(MigrateError::Dirty { version: 3, file, .. }) if file == "3_create_c.sql"),
+        matches!(&error, MigrateError::Dirty { version: 3, file, .. } if file == "3_create_c.sql"),
         "{error:?}"
     );
     assert!(
@@ -321,7 +318,7 @@ fn an_out_of_order_migration_is_refused_and_nothing_changes() -> TestResult {
         .run(&mut conn)
         .expect_err("out of order");
     assert!(
-        matches!(&error, Error::Migrate(MigrateError::OutOfOrder { version: 2, latest: 3, file, .. }) if file == "2_create_b.sql"),
+        matches!(&error, MigrateError::OutOfOrder { version: 2, latest: 3, file, .. } if file == "2_create_b.sql"),
         "{error:?}"
     );
     assert_eq!(snapshot(&conn)?, before);
@@ -355,12 +352,12 @@ fn a_failing_statement_rolls_the_whole_migration_back() -> TestResult {
     ])?;
     let error = migrator.run(&mut conn).expect_err("second statement fails");
     match &error {
-        Error::Migrate(MigrateError::Failed {
+        MigrateError::Failed {
             version: 2,
             file,
             line,
             source,
-        }) => {
+        } => {
             assert_eq!(file, "2_half_bad.sql");
             assert_eq!(*line, 2);
             assert!(source.to_string().contains("no_such_table"), "{source}");
@@ -391,10 +388,7 @@ fn a_migration_that_commits_is_reported() -> TestResult {
     )])?;
     let error = migrator.run(&mut conn).expect_err("ended its transaction");
     assert!(
-        matches!(
-            error,
-            Error::Migrate(MigrateError::EndedTransaction { version: 1, .. })
-        ),
+        matches!(error, MigrateError::EndedTransaction { version: 1, .. }),
         "{error}"
     );
     // Half of it is committed: the history says dirty, never clean, and the next run says so.
@@ -403,10 +397,7 @@ fn a_migration_that_commits_is_reported() -> TestResult {
     assert!(!history[0].success);
     let again = migrator.run(&mut conn).expect_err("dirty");
     assert!(
-        matches!(
-            again,
-            Error::Migrate(MigrateError::Dirty { version: 1, .. })
-        ),
+        matches!(again, MigrateError::Dirty { version: 1, .. }),
         "{again}"
     );
     Ok(())
@@ -422,10 +413,7 @@ fn a_migration_with_its_own_begin_fails_cleanly() -> TestResult {
     )])?;
     let error = migrator.run(&mut conn).expect_err("nested transaction");
     assert!(
-        matches!(
-            error,
-            Error::Migrate(MigrateError::Failed { version: 1, .. })
-        ),
+        matches!(error, MigrateError::Failed { version: 1, .. }),
         "{error}"
     );
     assert!(
@@ -526,29 +514,27 @@ fn loading_a_directory_refuses_bad_files_by_name() -> TestResult {
         let error = Migrator::from_dir(dir.path()).expect_err(named);
         let message = error.to_string();
         match &error {
-            Error::Migrate(MigrateError::DuplicateVersion {
+            MigrateError::DuplicateVersion {
                 version: 1,
                 first,
                 second,
-            }) => {
+            } => {
                 assert_eq!(named, "duplicate");
                 let mut pair = [first.as_str(), second.as_str()];
                 pair.sort_unstable();
                 assert_eq!(pair, ["01_b.sql", "1_a.sql"]);
             }
-            Error::Migrate(
-                MigrateError::InvalidFileName { .. }
-                | MigrateError::NotUtf8 { .. }
-                | MigrateError::InvalidDirective { .. },
-            ) => assert!(message.contains(named), "{message}"),
+
+            MigrateError::InvalidFileName { .. }
+            | MigrateError::NotUtf8 { .. }
+            | MigrateError::InvalidDirective { .. } => {
+                assert!(message.contains(named), "{message}");
+            }
             other => panic!("{named}: unexpected {other:?}"),
         }
     }
     let error = Migrator::from_dir("/no/such/migrations").expect_err("missing dir");
-    assert!(
-        matches!(error, Error::Migrate(MigrateError::Read { .. })),
-        "{error}"
-    );
+    assert!(matches!(error, MigrateError::Read { .. }), "{error}");
     Ok(())
 }
 
@@ -642,7 +628,7 @@ fn failure(sql: &str) -> TestResult<(usize, String)> {
     conn.execute_batch("CREATE TABLE taken (x UNIQUE); INSERT INTO taken VALUES (1);")?;
     let migrator = Migrator::new(vec![Migration::new(7, "fails", sql.to_owned())])?;
     let error = migrator.run(&mut conn).expect_err("fails");
-    let Error::Migrate(MigrateError::Failed { line, .. }) = &error else {
+    let MigrateError::Failed { line, .. } = &error else {
         return Err(format!("expected Failed, got {error:?}").into());
     };
     assert!(conn.is_autocommit());
@@ -709,13 +695,13 @@ fn a_failed_no_transaction_migration_gives_the_connection_back_in_autocommit() -
         ])?;
         let error = migrator.run(&mut conn).expect_err("fails");
         match &error {
-            Error::Migrate(MigrateError::FailedOutsideTransaction {
+            MigrateError::FailedOutsideTransaction {
                 version: 2, line, ..
-            }) => {
+            } => {
                 assert!(!left_open);
                 assert_eq!(*line, 4);
             }
-            Error::Migrate(MigrateError::LeftTransactionOpen { version: 2, file }) => {
+            MigrateError::LeftTransactionOpen { version: 2, file } => {
                 assert!(left_open);
                 assert_eq!(file, "2_own_transaction.sql");
             }
@@ -726,10 +712,7 @@ fn a_failed_no_transaction_migration_gives_the_connection_back_in_autocommit() -
         // The next run reports the dirty row, not an open transaction.
         let again = migrator.run(&mut conn).expect_err("dirty");
         assert!(
-            matches!(
-                again,
-                Error::Migrate(MigrateError::Dirty { version: 2, .. })
-            ),
+            matches!(again, MigrateError::Dirty { version: 2, .. }),
             "{again:?}"
         );
         assert!(again.to_string().contains("migrate repair"), "{again}");

@@ -104,7 +104,7 @@ fn each_rule_refuses_its_examples_with_nothing_applied_and_the_file_unchanged() 
         );
         assert!(matches!(
             migrator.validate(),
-            Err(Error::Migrate(MigrateError::Lint { .. }))
+            Err(MigrateError::Lint { .. })
         ));
     }
     Ok(())
@@ -176,7 +176,7 @@ fn down_scripts_are_linted_before_a_revert() -> TestResult {
         .run(&mut conn)
         .map(|_| ())
         .and_then(|()| migrator.revert_to(&mut conn, 1).map(|_| ()));
-    let Err(Error::Migrate(MigrateError::Lint { findings })) = error else {
+    let Err(MigrateError::Lint { findings }) = error else {
         return Err(format!("expected Lint, got {error:?}").into());
     };
     assert!(
@@ -424,7 +424,7 @@ fn a_refused_drop_says_how_many_rows_of_each_child_point_at_the_table_now() -> T
         "CREATE TABLE parent_new (id INTEGER PRIMARY KEY, name TEXT);\nINSERT INTO parent_new (id) SELECT id FROM parent;\nDROP TABLE parent;\nALTER TABLE parent_new RENAME TO parent;",
     )])?;
     let error = migrator.run(&mut conn).expect_err("refused");
-    let Error::Migrate(MigrateError::Lint { findings }) = &error else {
+    let MigrateError::Lint { findings } = &error else {
         return Err(format!("expected Lint, got {error:?}").into());
     };
     assert_eq!((findings[0].version, findings[0].line), (7, 3));

@@ -12,7 +12,7 @@ use std::fmt;
 use rusqlite::Connection;
 
 use super::Migrator;
-use crate::error::Result;
+use super::Result;
 
 /// What kind of object a [`Difference`] is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -3,7 +3,18 @@
 
 use std::path::PathBuf;
 
-use crate::error::sqlite_message;
+/// The result type of the migration layer.
+pub type Result<T, E = MigrateError> = std::result::Result<T, E>;
+
+/// SQLite's own message, on one line, without the statement text rusqlite adds to some errors.
+pub(crate) fn sqlite_message(error: &rusqlite::Error) -> String {
+    let message = match error {
+        rusqlite::Error::SqliteFailure(_, Some(message))
+        | rusqlite::Error::SqlInputError { msg: message, .. } => message.clone(),
+        other => other.to_string(),
+    };
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
+}
 
 /// What an `ON DELETE` action does to a row.
 fn cascade_verb(action: &str) -> &'static str {
@@ -357,4 +368,27 @@ pub enum MigrateError {
     /// Migrations were asked to run on a connection with an open transaction.
     #[error("migrations cannot run inside an open transaction: commit or roll it back first")]
     InTransaction,
+
+    /// A file system operation on the named path failed (reading a migrations directory,
+    /// taking the lock beside a database).
+    #[error("{} failed for {}: {source}", operation, path.display())]
+    Io {
+        /// What was being done (`reading`, `locking`, ...).
+        operation: &'static str,
+        /// The path it was done to.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+
+    /// SQLite failed outside a migration's own statements (reading or writing the history,
+    /// beginning a transaction, the linter's in-memory copy). Converted into
+    /// the crate's `Error`, it becomes the variant SQLite's code calls for (`Busy`, `Full`,
+    /// `ReadOnly`, `Constraint`, `Sqlite`).
+    #[error("sqlite error: {source}")]
+    Sqlite {
+        /// SQLite's error.
+        #[from]
+        source: rusqlite::Error,
+    },
 }

@@ -5,7 +5,7 @@ use std::fmt;
 
 use rusqlite::Connection;
 
-use crate::error::Result;
+use super::Result;
 
 /// A row whose foreign key has no parent, from `PRAGMA foreign_key_check`.
 ///

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension};
 
-use crate::error::Result;
+use super::Result;
 
 /// The history table sqlx keeps, and the one a [`Migrator`](super::Migrator) keeps unless told
 /// otherwise ([`Migrator::history_table`](super::Migrator::history_table)).
@@ -177,27 +177,6 @@ pub struct AppliedMigration {
 }
 
 impl AppliedMigration {
-    /// [`installed_on`](Self::installed_on) as a [`Timestamp`](crate::model::Timestamp): SQLite's
-    /// `YYYY-MM-DD HH:MM:SS` (UTC, what `CURRENT_TIMESTAMP` writes) or RFC 3339; `None` for any
-    /// other text another tool may have stored.
-    ///
-    /// ```
-    /// let conn = pipeline_store::initialize_database(":memory:")?;
-    /// let first = &pipeline_store::migrate::applied(&conn)?[0];
-    /// let at = first.installed_at().expect("written by CURRENT_TIMESTAMP");
-    /// assert!(at.to_string().ends_with('Z'));
-    /// # Ok::<(), pipeline_store::Error>(())
-    /// ```
-    #[must_use]
-    pub fn installed_at(&self) -> Option<crate::model::Timestamp> {
-        let text = self.installed_on.trim();
-        if let Ok(t) = crate::model::Timestamp::parse(text) {
-            return Some(t);
-        }
-        // `YYYY-MM-DD HH:MM:SS[.SSS]` in UTC is RFC 3339 with a space for the `T` and no zone.
-        crate::model::Timestamp::parse(&format!("{}Z", text.replacen(' ', "T", 1))).ok()
-    }
-
     /// [`execution_time`](Self::execution_time) as a [`Duration`], when it is known.
     #[must_use]
     pub fn duration(&self) -> Option<Duration> {
@@ -214,7 +193,7 @@ impl AppliedMigration {
 ///
 /// # Errors
 ///
-/// [`Error::Sqlite`](crate::Error::Sqlite) when the table cannot be read (for example when a
+/// [`MigrateError::Sqlite`](super::MigrateError::Sqlite) when the table cannot be read (for example when a
 /// table of that name has other columns).
 pub fn applied(conn: &Connection) -> Result<Vec<AppliedMigration>> {
     Ok(HistoryTable::DEFAULT.read_history(conn)?)

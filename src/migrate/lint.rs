@@ -10,8 +10,8 @@ use std::fmt;
 use rusqlite::Connection;
 
 use super::sql::{self, TextFinding};
+use super::{MigrateError, Result};
 use super::{Migration, Migrator, Script};
-use crate::error::{MigrateError, Result};
 
 /// One finding of the linter.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,7 +70,7 @@ impl Migrator {
     ///
     /// # Errors
     ///
-    /// [`Error::Sqlite`](crate::Error::Sqlite) when the in-memory database cannot be opened.
+    /// [`MigrateError::Sqlite`](super::MigrateError::Sqlite) when the in-memory database cannot be opened.
     pub fn lint(&self) -> Result<Vec<Finding>> {
         let mut replica = schema_replica()?;
         for base in &self.base {
@@ -111,7 +111,7 @@ impl Migrator {
         if refused.is_empty() {
             Ok(())
         } else {
-            Err(MigrateError::Lint { findings: refused }.into())
+            Err(MigrateError::Lint { findings: refused })
         }
     }
 }

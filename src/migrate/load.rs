@@ -4,8 +4,8 @@ use std::path::Path;
 
 use log::debug;
 
+use super::{MigrateError, Result};
 use super::{Migration, Migrator, parse};
-use crate::error::{MigrateError, Result};
 
 impl Migrator {
     /// A migrator over the `*.sql` files of a directory, read now. `{v}_{d}.up.sql` and

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
-use crate::error::{MigrateError, Result};
+use super::{MigrateError, Result};
 
 /// How often a waiting process looks at the lock again.
 const POLL: Duration = Duration::from_millis(10);
@@ -54,7 +54,7 @@ pub(crate) fn acquire(
         .create(true)
         .truncate(false)
         .open(&path)
-        .map_err(|source| crate::Error::Io {
+        .map_err(|source| MigrateError::Io {
             operation: "opening the migration lock",
             path: path.clone(),
             source,
@@ -62,7 +62,7 @@ pub(crate) fn acquire(
     match poll(&lock, wait, File::try_lock) {
         Polled::Taken { .. } => Ok(RunLock { _file: Some(lock) }),
         Polled::TimedOut => Err(in_progress(version, file, path)),
-        Polled::Failed(source) => Err(crate::Error::Io {
+        Polled::Failed(source) => Err(MigrateError::Io {
             operation: "locking the migration lock",
             path,
             source,
@@ -101,13 +101,12 @@ fn poll(
     }
 }
 
-fn in_progress(version: i64, file: &str, lock: PathBuf) -> crate::Error {
+fn in_progress(version: i64, file: &str, lock: PathBuf) -> MigrateError {
     MigrateError::InProgress {
         version,
         file: file.to_owned(),
         lock,
     }
-    .into()
 }
 
 /// What a dirty history row means.

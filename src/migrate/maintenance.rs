@@ -3,7 +3,7 @@
 use rusqlite::{Connection, TransactionBehavior, params};
 
 use super::Migrator;
-use crate::error::{MigrateError, Result};
+use super::{MigrateError, Result};
 
 /// What to do with a dirty history row (`success = 0`) once the schema was fixed by hand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -89,10 +89,10 @@ impl Migrator {
     /// [`MigrateError::InTransaction`].
     pub fn baseline(&self, conn: &mut Connection, version: i64) -> Result<Vec<i64>> {
         if self.find(version).is_none() {
-            return Err(MigrateError::UnknownVersion { version }.into());
+            return Err(MigrateError::UnknownVersion { version });
         }
         if !conn.is_autocommit() {
-            return Err(MigrateError::InTransaction.into());
+            return Err(MigrateError::InTransaction);
         }
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute_batch(&self.history.create)?;
@@ -125,10 +125,10 @@ impl Migrator {
     ///
     /// # Errors
     ///
-    /// [`MigrateError::InTransaction`]; [`Error::Sqlite`](crate::Error::Sqlite).
+    /// [`MigrateError::InTransaction`]; [`MigrateError::Sqlite`](super::MigrateError::Sqlite).
     pub fn repair(&self, conn: &mut Connection, what: &Repair) -> Result<RepairReport> {
         if !conn.is_autocommit() {
-            return Err(MigrateError::InTransaction.into());
+            return Err(MigrateError::InTransaction);
         }
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut report = RepairReport::default();
@@ -183,7 +183,7 @@ impl Migrator {
     pub fn validate(&self) -> Result<ValidationReport> {
         let refused: Vec<_> = self.lint()?.into_iter().filter(|f| !f.allowed).collect();
         if !refused.is_empty() {
-            return Err(MigrateError::Lint { findings: refused }.into());
+            return Err(MigrateError::Lint { findings: refused });
         }
         let mut conn = Connection::open_in_memory()?;
         conn.pragma_update(None, "foreign_keys", true)?;
@@ -204,8 +204,7 @@ impl Migrator {
                         file: m.file().to_owned(),
                         reason: "its down script does not restore the schema it started from"
                             .to_owned(),
-                    }
-                    .into());
+                    });
                 }
                 self.run_to(&mut conn, m.version())?;
                 if super::drift::model(&conn)? != after {
@@ -214,8 +213,7 @@ impl Migrator {
                         file: m.file().to_owned(),
                         reason: "running it again after its down script gives another schema"
                             .to_owned(),
-                    }
-                    .into());
+                    });
                 }
                 report.reversible.push(m.version());
             } else {

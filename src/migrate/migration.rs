@@ -3,8 +3,8 @@
 
 use std::borrow::Cow;
 
+use super::{MigrateError, Result};
 use super::{checksum, parse};
-use crate::error::{MigrateError, Result};
 
 /// One migration: a version, a description and the SQL that moves the schema forward.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +24,7 @@ pub struct Migration {
 }
 
 /// A migration as a build script writes it (`pipeline-store-build`): every field computed at
-/// build time. Made by generated code only; see [`include_migrations!`](crate::include_migrations).
+/// build time. Made by generated code only; see `include_migrations!`.
 #[doc(hidden)]
 #[derive(Debug)]
 pub struct Embedded {
@@ -160,8 +160,7 @@ impl Migration {
                 file,
                 reason: "a .down.sql file is the second half of a migration, not a migration"
                     .to_owned(),
-            }
-            .into());
+            });
         }
         let header = parse::header(&sql).map_err(|reason| MigrateError::InvalidDirective {
             file: file.clone(),

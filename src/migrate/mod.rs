@@ -1,7 +1,7 @@
 //! A versioned migration runner that keeps sqlx's `_sqlx_migrations` history.
 //!
 //! Nothing here knows about pipelines: a [`Migrator`] applies any ordered set of [`Migration`]s.
-//! The crate's own schema is one such set ([`crate::schema::migrator`]).
+//! The crate's own schema is one such set (`schema::migrator()`).
 //!
 //! # Compatibility with sqlx
 //!
@@ -34,6 +34,7 @@ mod lock;
 mod maintenance;
 mod migration;
 mod plan;
+mod rehearsal;
 mod report;
 mod revert;
 mod runner;
@@ -46,6 +47,7 @@ pub use lint::Finding;
 pub use maintenance::{DirtyRepair, Repair, RepairReport, ValidationReport};
 pub use migration::Migration;
 pub use plan::Policy;
+pub use rehearsal::{LostObject, Rehearsal, RehearsalStep, SchemaChange, TableRows};
 pub use report::{AppliedStep, MigrationReport, MigrationState, MigrationStatus, PendingMigration};
 pub use runner::Migrator;
 pub use script::PROGRESS_TARGET;
@@ -61,7 +63,8 @@ pub(crate) use pipeline_store_build::{parse, sql};
 pub(crate) use drift::{
     SchemaModel, diff as schema_diff, expected_schema, is_internal, model as schema_model,
 };
-pub use error::MigrateError;
+pub(crate) use error::sqlite_message;
+pub use error::{MigrateError, Result};
 pub(crate) use foreign_keys::violations as foreign_key_violations;
 pub(crate) use history::{HistoryTable, Recorded};
 pub(crate) use lint::findings as lint_findings;

@@ -3,8 +3,8 @@
 
 use log::warn;
 
+use super::MigrateError;
 use super::{Migration, Migrator, Recorded, to_hex};
-use crate::error::MigrateError;
 
 /// What to do when validation finds a problem of one kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -167,10 +167,7 @@ pub(super) fn log_warnings(warnings: &[String]) {
 #[cfg(test)]
 mod tests {
 
-    use rusqlite::Connection;
-
     use super::*;
-    use crate::migrate::{HistoryTable, checksum};
 
     fn row(version: i64, success: bool, checksum: &[u8]) -> Recorded {
         Recorded {
@@ -262,60 +259,5 @@ mod tests {
             )
             .unwrap();
         assert_eq!(pending.iter().map(|m| m.version()).collect::<Vec<_>>(), [2]);
-    }
-
-    // Logged once per open, however often a run plans again.
-
-    use crate::test_log::warnings_about;
-
-    #[test]
-    fn a_line_endings_difference_is_one_warning_per_file_per_open_that_says_so() {
-        let file = "1_line_endings_warned_once.sql";
-        warnings_about(file);
-        let sql = "CREATE TABLE t (x);\n";
-        let mut migrations = vec![Migration::new(1, "line endings warned once", sql)];
-        for v in 2..=6 {
-            migrations.push(Migration::new(v, "more", format!("CREATE TABLE t{v} (x);")));
-        }
-        let migrator = Migrator::new(migrations).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("warned.db");
-        {
-            let conn = Connection::open(&path).unwrap();
-            conn.execute_batch(&format!("{}{sql}", HistoryTable::DEFAULT.create))
-                .unwrap();
-            conn.execute(
-                "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
-                 VALUES (1, 'line endings warned once', TRUE, ?1, 0)",
-                [checksum(sql.replace('\n', "\r\n").as_bytes()).to_vec()],
-            )
-            .unwrap();
-        }
-        let backups = tempfile::tempdir().unwrap();
-        let url = path.to_str().unwrap();
-        let (_conn, report) = crate::schema::OpenOptions::new()
-            .backup_before_migrate(backups.path())
-            .open_with_migrator(url, &migrator)
-            .unwrap();
-        assert_eq!(report.applied.len(), 5);
-        let warnings = warnings_about(file);
-        assert_eq!(warnings.len(), 1, "{warnings:#?}");
-        assert!(
-            warnings[0].contains("only in line endings"),
-            "{}",
-            warnings[0]
-        );
-        assert!(
-            warnings[0].contains("pipeline-store migrate repair --line-endings"),
-            "{}",
-            warnings[0]
-        );
-        assert!(!warnings[0].contains("modified"), "{}", warnings[0]);
-
-        // Opening again warns again, once.
-        crate::schema::OpenOptions::new()
-            .open_with_migrator(url, &migrator)
-            .unwrap();
-        assert_eq!(warnings_about(file).len(), 2);
     }
 }

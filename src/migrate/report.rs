@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+use super::Result;
 use super::{AppliedMigration, Migration, Migrator};
-use crate::error::Result;
 
 /// The state of one version, as [`Migrator::status`] reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -71,7 +71,7 @@ pub struct MigrationReport {
     /// (a read-only open).
     pub pending: Vec<PendingMigration>,
     /// The backup taken before applying, when one was asked for
-    /// ([`OpenOptions::backup_before_migrate`](crate::schema::OpenOptions::backup_before_migrate)).
+    /// (`OpenOptions::backup_before_migrate`).
     pub backup: Option<std::path::PathBuf>,
 }
 
@@ -131,7 +131,7 @@ impl Migrator {
     ///
     /// # Errors
     ///
-    /// [`Error::Sqlite`](crate::Error::Sqlite) when the history cannot be read.
+    /// [`MigrateError::Sqlite`](super::MigrateError::Sqlite) when the history cannot be read.
     pub fn status(&self, conn: &Connection) -> Result<Vec<MigrationStatus>> {
         let history = self.history.read_history(conn)?;
         let mut rows: Vec<MigrationStatus> = self

@@ -8,8 +8,8 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::runner::DEFAULT_WAIT;
 use super::script::{run_outside_transaction, run_script, with_foreign_keys_off};
 use super::{AppliedStep, MigrationReport, Migrator, lock};
+use super::{MigrateError, Result};
 use super::{Migration, Script};
-use crate::error::{MigrateError, Result};
 
 impl Migrator {
     /// Reverts applied migrations newer than `version`, newest first, each with its down script
@@ -25,10 +25,10 @@ impl Migrator {
     /// [`MigrateError::Failed`] when a down script fails (it is rolled back).
     pub fn revert_to(&self, conn: &mut Connection, version: i64) -> Result<MigrationReport> {
         if !conn.is_autocommit() {
-            return Err(MigrateError::InTransaction.into());
+            return Err(MigrateError::InTransaction);
         }
         if version != 0 && self.find(version).is_none() {
-            return Err(MigrateError::UnknownVersion { version }.into());
+            return Err(MigrateError::UnknownVersion { version });
         }
         let history = &self.history;
         let recorded = history.read_recorded(conn)?.unwrap_or_default();
@@ -40,8 +40,7 @@ impl Migrator {
                     |m| m.file.to_string(),
                 ),
                 history: history.name.to_string(),
-            }
-            .into());
+            });
         }
         let mut to_revert = Vec::new();
         for r in recorded.iter().rev().filter(|r| r.version > version) {
@@ -54,8 +53,7 @@ impl Migrator {
                 return Err(MigrateError::Irreversible {
                     version: m.version,
                     file: m.file.to_string(),
-                }
-                .into());
+                });
             }
             to_revert.push(m);
         }

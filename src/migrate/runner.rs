@@ -16,10 +16,10 @@ use super::script::{
     check_foreign_keys, run_outside_transaction, run_script, with_foreign_keys_off,
 };
 use super::{AppliedStep, HistoryTable, Migration, MigrationReport, PendingMigration, Script};
-use crate::error::{MigrateError, Result};
+use super::{MigrateError, Result};
 
 /// How long a run waits for a `-- no-transaction` migration another process is applying, when
-/// no busy timeout says otherwise (the default busy timeout of [`crate::schema::OpenOptions`]).
+/// no busy timeout says otherwise (the default busy timeout of `schema::OpenOptions`).
 pub(super) const DEFAULT_WAIT: Duration = Duration::from_secs(5);
 
 /// An ordered set of migrations and the runner that applies them.
@@ -67,8 +67,7 @@ impl Migrator {
                     version: pair[0].version,
                     first: pair[0].file.to_string(),
                     second: pair[1].file.to_string(),
-                }
-                .into());
+                });
             }
         }
         Ok(Self {
@@ -120,7 +119,7 @@ impl Migrator {
     }
 
     /// A set embedded at build time by `pipeline-store-build` (what
-    /// [`include_migrations!`](crate::include_migrations) gives): checksums, directives and the
+    /// `include_migrations!` gives): checksums, directives and the
     /// text lint rules were settled by the build script; the rules that read the live schema
     /// still run before each run.
     ///
@@ -166,13 +165,12 @@ impl Migrator {
         let Some(rule) = super::sql::RULES.iter().find(|r| **r == rule) else {
             return Err(MigrateError::UnknownRule {
                 rule: rule.to_owned(),
-            }
-            .into());
+            });
         };
         if let Some(v) = version
             && !self.migrations.iter().any(|m| m.version == v)
         {
-            return Err(MigrateError::UnknownVersion { version: v }.into());
+            return Err(MigrateError::UnknownVersion { version: v });
         }
         for m in &mut self.migrations {
             if version.is_none_or(|v| v == m.version) && !m.allowed.contains(rule) {
@@ -215,7 +213,7 @@ impl Migrator {
     /// This set builds on `base` (a host's set on this crate's: its migrations reference
     /// `pipelines`): where the set is tried on its own, [`validate`](Self::validate),
     /// [`lint`](Self::lint) and drift apply `base` first. Opening a database still takes every
-    /// set explicitly ([`OpenOptions::open_with_migrators`](crate::schema::OpenOptions::open_with_migrators)).
+    /// set explicitly (`OpenOptions::open_with_migrators`).
     #[must_use]
     pub fn after(mut self, base: &Migrator) -> Self {
         self.base.push(base.clone());
@@ -240,7 +238,7 @@ impl Migrator {
     ///
     /// # Errors
     ///
-    /// [`Error::Sqlite`](crate::Error::Sqlite) when the table cannot be read.
+    /// [`MigrateError::Sqlite`](super::MigrateError::Sqlite) when the table cannot be read.
     pub fn applied(&self, conn: &Connection) -> Result<Vec<super::AppliedMigration>> {
         Ok(self.history.read_history(conn)?)
     }
@@ -264,7 +262,7 @@ impl Migrator {
     ///
     /// The first problem found, in this order: [`MigrateError::Dirty`], [`MigrateError::Missing`],
     /// [`MigrateError::Modified`], [`MigrateError::OutOfOrder`] (as the policies decide); or
-    /// [`Error::Sqlite`](crate::Error::Sqlite) when the history cannot be read.
+    /// [`MigrateError::Sqlite`](super::MigrateError::Sqlite) when the history cannot be read.
     pub fn pending(&self, conn: &Connection) -> Result<Vec<PendingMigration>> {
         self.pending_waiting(conn, DEFAULT_WAIT)
     }
@@ -315,8 +313,8 @@ impl Migrator {
     /// * [`MigrateError::Failed`] when a migration's SQL fails: it is rolled back, and the
     ///   migrations before it stay applied ([`MigrateError::FailedOutsideTransaction`] for a
     ///   `-- no-transaction` one); [`MigrateError::ForeignKeyViolations`];
-    /// * [`Error::Busy`](crate::Error::Busy) when another connection holds the write lock past
-    ///   the busy timeout.
+    /// * [`MigrateError::Sqlite`] with SQLite's busy code when another connection holds the
+    ///   write lock past the busy timeout (the crate's `Error::Busy` once converted).
     pub fn run(&self, conn: &mut Connection) -> Result<MigrationReport> {
         self.run_up(conn, None, DEFAULT_WAIT)
     }
@@ -329,7 +327,7 @@ impl Migrator {
     /// [`run`](Self::run).
     pub fn run_to(&self, conn: &mut Connection, version: i64) -> Result<MigrationReport> {
         if self.find(version).is_none() {
-            return Err(MigrateError::UnknownVersion { version }.into());
+            return Err(MigrateError::UnknownVersion { version });
         }
         self.run_up(conn, Some(version), DEFAULT_WAIT)
     }
@@ -371,12 +369,11 @@ impl Migrator {
                                 version,
                                 file,
                                 history,
-                            }
-                            .into());
+                            });
                         }
                     }
                 }
-                Err(other) => return Err(other.into()),
+                Err(other) => return Err(other),
             }
         }
     }
@@ -388,7 +385,7 @@ impl Migrator {
         wait: Duration,
     ) -> Result<MigrationReport> {
         if !conn.is_autocommit() {
-            return Err(MigrateError::InTransaction.into());
+            return Err(MigrateError::InTransaction);
         }
         let up_to = |pending| up_to(pending, target);
         let (pending, warnings, applied) = self.plan_settled(conn, wait)?;
@@ -426,7 +423,7 @@ impl Migrator {
                             // Another process started a `-- no-transaction` migration meanwhile:
                             // plan again outside the transaction, waiting for it.
                             Err(MigrateError::Dirty { .. }) => return Ok(None),
-                            Err(other) => return Err(other.into()),
+                            Err(other) => return Err(other),
                         };
                     match pending.first() {
                         Some(&m) if m.version == expected.version => {
@@ -477,8 +474,7 @@ impl Migrator {
             return Err(MigrateError::NotGroupable {
                 version: m.version,
                 file: m.file.to_string(),
-            }
-            .into());
+            });
         }
         let foreign_keys_off = pending.iter().any(|m| m.foreign_keys_off);
         let versions: Vec<i64> = pending.iter().map(|m| m.version).collect();

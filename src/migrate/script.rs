@@ -9,7 +9,7 @@ use rusqlite::Connection;
 
 use super::sql::line_of;
 use super::{HistoryTable, Migration, Script};
-use crate::error::{MigrateError, Result};
+use super::{MigrateError, Result};
 
 /// Runs a `-- no-transaction` script in autocommit mode. Whatever happens, the connection is
 /// back in autocommit afterwards: a transaction the script opened and did not end is rolled
@@ -37,8 +37,7 @@ pub(super) fn run_outside_transaction(
             return Err(MigrateError::LeftTransactionOpen {
                 version,
                 file: script.file.to_owned(),
-            }
-            .into());
+            });
         }
         ran?;
         check_foreign_keys(conn, version, script.file)
@@ -426,8 +425,7 @@ pub(super) fn check_foreign_keys(conn: &Connection, version: i64, file: &str) ->
             version,
             file: file.to_owned(),
             violations,
-        }
-        .into())
+        })
     }
 }
 
@@ -475,8 +473,7 @@ pub(super) fn run_script(
         return Err(MigrateError::EndedTransaction {
             version: m.version,
             file: script.file.to_owned(),
-        }
-        .into());
+        });
     }
     if script.foreign_keys_off {
         check_foreign_keys(tx, m.version, script.file)?;

@@ -123,6 +123,31 @@ impl<'de> serde::Deserialize<'de> for Timestamp {
     }
 }
 
+/// The history row's time, read in the model's own type: the migration layer keeps the text
+/// as written, the model knows how to read it.
+impl crate::migrate::AppliedMigration {
+    /// [`installed_on`](Self::installed_on) as a [`Timestamp`]: SQLite's
+    /// `YYYY-MM-DD HH:MM:SS` (UTC, what `CURRENT_TIMESTAMP` writes) or RFC 3339; `None` for any
+    /// other text another tool may have stored.
+    ///
+    /// ```
+    /// let conn = pipeline_store::initialize_database(":memory:")?;
+    /// let first = &pipeline_store::migrate::applied(&conn)?[0];
+    /// let at = first.installed_at().expect("written by CURRENT_TIMESTAMP");
+    /// assert!(at.to_string().ends_with('Z'));
+    /// # Ok::<(), pipeline_store::Error>(())
+    /// ```
+    #[must_use]
+    pub fn installed_at(&self) -> Option<Timestamp> {
+        let text = self.installed_on.trim();
+        if let Ok(t) = Timestamp::parse(text) {
+            return Some(t);
+        }
+        // `YYYY-MM-DD HH:MM:SS[.SSS]` in UTC is RFC 3339 with a space for the `T` and no zone.
+        Timestamp::parse(&format!("{}Z", text.replacen(' ', "T", 1))).ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -237,5 +237,5 @@ fn sort_status(report: &mut CheckReport, status: Vec<MigrationStatus>) {
 /// [`Error::Sqlite`](crate::Error::Sqlite) when the schema cannot be read or an applied
 /// migration cannot be replayed.
 pub fn drift(conn: &Connection, migrator: &Migrator) -> Result<Vec<Difference>> {
-    migrator.drift(conn)
+    Ok(migrator.drift(conn)?)
 }

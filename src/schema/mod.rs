@@ -52,11 +52,11 @@ use crate::migrate::{Embedded, Migration, MigrationReport, Migrator};
 
 /// The one type for a row whose foreign key points nowhere, owned by [`crate::migrate`].
 pub use crate::migrate::ForeignKeyViolation;
+pub use crate::migrate::{LostObject, Rehearsal, RehearsalStep, SchemaChange, TableRows};
 pub use backup::backup;
 pub use check::{CheckReport, check, check_host, check_sets, check_with, drift};
 pub use derived::{DerivedProblem, DerivedRepair, repair_derived};
 pub use open::{JournalMode, OpenOptions, Synchronous};
-pub use rehearse::{LostObject, Rehearsal, RehearsalStep, SchemaChange, TableRows};
 
 use file::{FileState, check_parent, inspect_file};
 use url::{DatabaseUrl, Location};
@@ -217,5 +217,8 @@ pub fn ensure_schema_with(
     if value != 1 {
         return Err(Error::ForeignKeysUnavailable { value });
     }
-    migrators.iter().map(|m| m.run(conn)).collect()
+    migrators
+        .iter()
+        .map(|m| m.run(conn).map_err(Error::from))
+        .collect()
 }

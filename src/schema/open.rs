@@ -492,7 +492,7 @@ impl OpenOptions {
                 reports.push(
                     migrator
                         .run_waiting(&mut conn, self.busy_timeout)
-                        .map_err(located)?,
+                        .map_err(|e| located(e.into()))?,
                 );
             }
             if let Some(first) = reports.first_mut() {
@@ -568,7 +568,7 @@ impl OpenOptions {
                 for migrator in migrators {
                     migrator
                         .pending_quiet(&conn, self.busy_timeout)
-                        .map_err(|e| not_a_database(e, path))?;
+                        .map_err(|e| not_a_database(e.into(), path))?;
                 }
             }
             self.set_journal_mode(&conn, path)
@@ -625,8 +625,8 @@ impl OpenOptions {
             migrator
                 .pending_waiting(conn, self.busy_timeout)
                 .map_err(|e| match location {
-                    Location::File(path) => not_a_database(e, path),
-                    Location::Memory => e,
+                    Location::File(path) => not_a_database(e.into(), path),
+                    Location::Memory => e.into(),
                 })?;
         if !pending.is_empty() {
             warn!(
@@ -728,6 +728,8 @@ impl OpenOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::migrate::{HistoryTable, Migration, checksum};
+    use crate::test_log::warnings_about;
 
     #[test]
     fn configure_switches_foreign_keys_on_whatever_the_library_default() {
@@ -742,5 +744,58 @@ mod tests {
             .pragma_query_value(None, "foreign_keys", |r| r.get(0))
             .unwrap();
         assert_eq!(value, 1);
+    }
+
+    // Logged once per open, however often a run plans again.
+
+    #[test]
+    fn a_line_endings_difference_is_one_warning_per_file_per_open_that_says_so() {
+        let file = "1_line_endings_warned_once.sql";
+        warnings_about(file);
+        let sql = "CREATE TABLE t (x);\n";
+        let mut migrations = vec![Migration::new(1, "line endings warned once", sql)];
+        for v in 2..=6 {
+            migrations.push(Migration::new(v, "more", format!("CREATE TABLE t{v} (x);")));
+        }
+        let migrator = Migrator::new(migrations).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("warned.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(&format!("{}{sql}", HistoryTable::DEFAULT.create))
+                .unwrap();
+            conn.execute(
+                "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+                 VALUES (1, 'line endings warned once', TRUE, ?1, 0)",
+                [checksum(sql.replace('\n', "\r\n").as_bytes()).to_vec()],
+            )
+            .unwrap();
+        }
+        let backups = tempfile::tempdir().unwrap();
+        let url = path.to_str().unwrap();
+        let (_conn, report) = OpenOptions::new()
+            .backup_before_migrate(backups.path())
+            .open_with_migrator(url, &migrator)
+            .unwrap();
+        assert_eq!(report.applied.len(), 5);
+        let warnings = warnings_about(file);
+        assert_eq!(warnings.len(), 1, "{warnings:#?}");
+        assert!(
+            warnings[0].contains("only in line endings"),
+            "{}",
+            warnings[0]
+        );
+        assert!(
+            warnings[0].contains("pipeline-store migrate repair --line-endings"),
+            "{}",
+            warnings[0]
+        );
+        assert!(!warnings[0].contains("modified"), "{}", warnings[0]);
+
+        // Opening again warns again, once.
+        OpenOptions::new()
+            .open_with_migrator(url, &migrator)
+            .unwrap();
+        assert_eq!(warnings_about(file).len(), 2);
     }
 }

@@ -19,7 +19,7 @@ use pipeline_store::rusqlite::{Connection, OptionalExtension, params};
 use pipeline_store::schema::{self, OpenOptions};
 
 /// This tool's migrations, in `_filetool_migrations` beside pipeline-store's `_sqlx_migrations`.
-fn migrations() -> pipeline_store::Result<Migrator> {
+fn migrations() -> Result<Migrator, pipeline_store::MigrateError> {
     pipeline_store::include_migrations!()?.history_table("_filetool_migrations")
 }
 

@@ -307,6 +307,12 @@ impl From<Error> for Failure {
     }
 }
 
+impl From<pipeline_store::MigrateError> for Failure {
+    fn from(error: pipeline_store::MigrateError) -> Self {
+        Error::from(error).into()
+    }
+}
+
 impl From<std::io::Error> for Failure {
     fn from(error: std::io::Error) -> Self {
         Self::Database(format!("cannot write the output: {error}"))
