@@ -273,6 +273,16 @@ impl HistoryTable {
         Ok(Some(recorded))
     }
 
+    /// The history for planning under a write lock, creating the table when the database has
+    /// none: the first step of every migration applied in a transaction.
+    pub(crate) fn read_or_create(&self, tx: &Connection) -> rusqlite::Result<Vec<Recorded>> {
+        if let Some(recorded) = self.read_recorded(tx)? {
+            return Ok(recorded);
+        }
+        tx.execute_batch(&self.create)?;
+        Ok(Vec::new())
+    }
+
     /// The recorded description of a version, for messages about versions this build does not
     /// know.
     pub(crate) fn recorded_description(&self, conn: &Connection, version: i64) -> String {

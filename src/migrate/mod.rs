@@ -39,6 +39,7 @@ mod report;
 mod revert;
 mod runner;
 mod script;
+mod step;
 
 pub use drift::{Difference, ObjectKind};
 pub use foreign_keys::ForeignKeyViolation;

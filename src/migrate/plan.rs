@@ -52,6 +52,25 @@ impl Migrator {
             .map(|(pending, _)| pending)
     }
 
+    /// [`MigrateError::Dirty`] for the first history row marked failed: nothing is planned,
+    /// applied or reverted over it.
+    pub(crate) fn refuse_dirty(
+        &self,
+        history: &[Recorded],
+        describe: impl Fn(i64) -> String,
+    ) -> Result<(), MigrateError> {
+        match history.iter().find(|a| !a.success) {
+            None => Ok(()),
+            Some(dirty) => Err(MigrateError::Dirty {
+                version: dirty.version,
+                file: self
+                    .find(dirty.version)
+                    .map_or_else(|| describe(dirty.version), |m| m.file.to_string()),
+                history: self.history.name.to_string(),
+            }),
+        }
+    }
+
     /// [`plan`](Self::plan), with the warnings its policies ask for, to be logged once by the
     /// caller (one warning per file per open, however often the plan is made again).
     pub(crate) fn plan_with_warnings(
@@ -68,15 +87,7 @@ impl Migrator {
             }
             Policy::Allow => Ok(()),
         };
-        if let Some(dirty) = history.iter().find(|a| !a.success) {
-            return Err(MigrateError::Dirty {
-                version: dirty.version,
-                file: self
-                    .find(dirty.version)
-                    .map_or_else(|| describe(dirty.version), |m| m.file.to_string()),
-                history: self.history.name.to_string(),
-            });
-        }
+        self.refuse_dirty(history, &describe)?;
         // Both lists are sorted by version: one walk over each, flat in their length.
         let mut next = 0;
         for applied in history {

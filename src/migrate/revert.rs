@@ -1,15 +1,12 @@
 //! Reverting: down scripts, newest first, each with the removal of its history row.
 
-use std::time::Instant;
-
-use log::info;
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::Connection;
 
 use super::runner::DEFAULT_WAIT;
-use super::script::{run_outside_transaction, run_script, with_foreign_keys_off};
-use super::{AppliedStep, MigrationReport, Migrator, lock};
+use super::step::Direction;
 use super::{MigrateError, Result};
 use super::{Migration, Script};
+use super::{MigrationReport, Migrator};
 
 impl Migrator {
     /// Reverts applied migrations newer than `version`, newest first, each with its down script
@@ -32,16 +29,7 @@ impl Migrator {
         }
         let history = &self.history;
         let recorded = history.read_recorded(conn)?.unwrap_or_default();
-        if let Some(dirty) = recorded.iter().find(|r| !r.success) {
-            return Err(MigrateError::Dirty {
-                version: dirty.version,
-                file: self.find(dirty.version).map_or_else(
-                    || history.recorded_description(conn, dirty.version),
-                    |m| m.file.to_string(),
-                ),
-                history: history.name.to_string(),
-            });
-        }
+        self.refuse_dirty(&recorded, |v| history.recorded_description(conn, v))?;
         let mut to_revert = Vec::new();
         for r in recorded.iter().rev().filter(|r| r.version > version) {
             let m = self.find(r.version).ok_or_else(|| MigrateError::Missing {
@@ -64,43 +52,8 @@ impl Migrator {
         self.refuse_findings(conn, &scripts)?;
         let mut report = MigrationReport::default();
         for m in to_revert {
-            let script = m.down_script().expect("checked above");
-            let elapsed = if script.no_transaction {
-                let _running = lock::acquire(conn, DEFAULT_WAIT, m.version, script.file)?;
-                let marked = conn
-                    .prepare_cached(&history.mark_reverting)?
-                    .execute([m.version])?;
-                if marked == 0 {
-                    continue;
-                }
-                let started = Instant::now();
-                run_outside_transaction(conn, m.version, script)?;
-                conn.prepare_cached(&history.forget)?.execute([m.version])?;
-                started.elapsed()
-            } else {
-                let done = with_foreign_keys_off(conn, script.foreign_keys_off, |conn| {
-                    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                    let still_applied = tx
-                        .prepare_cached(&history.is_recorded)?
-                        .query_row([m.version], |_| Ok(()))
-                        .is_ok();
-                    if !still_applied {
-                        return Ok(None);
-                    }
-                    let elapsed = run_script(&tx, history, m, script)?;
-                    tx.prepare_cached(&history.forget)?.execute([m.version])?;
-                    tx.commit()?;
-                    Ok(Some(elapsed))
-                })?;
-                let Some(elapsed) = done else { continue };
-                elapsed
-            };
-            info!("reverted migration {} ({})", m.version, m.description);
-            report.reverted.push(AppliedStep {
-                version: m.version,
-                description: m.description.to_string(),
-                elapsed,
-            });
+            let done = self.apply_step(conn, Direction::Down, &[m], DEFAULT_WAIT)?;
+            report.reverted.extend(done);
         }
         Ok(report)
     }

@@ -2,20 +2,18 @@
 //! then each migration with its history row). Loading is in `load`, planning in `plan`,
 //! reverting in `revert`, reporting in `report`.
 //!
-//! (About 400 lines: `run`, `run_to` and grouped runs share the plan-then-apply loop and its
-//! documentation of every guarantee.)
+//! Each step (one migration, or a grouped run's all) is applied by `step`, which `revert`
+//! uses too.
 
 use std::time::{Duration, Instant};
 
-use log::{debug, info};
-use rusqlite::{Connection, TransactionBehavior, params};
+use log::debug;
+use rusqlite::Connection;
 
 use super::lock;
 use super::plan::{Policies, Policy, log_warnings};
-use super::script::{
-    check_foreign_keys, run_outside_transaction, run_script, with_foreign_keys_off,
-};
-use super::{AppliedStep, HistoryTable, Migration, MigrationReport, PendingMigration, Script};
+use super::step::Direction;
+use super::{HistoryTable, Migration, MigrationReport, PendingMigration, Script};
 use super::{MigrateError, Result};
 
 /// How long a run waits for a `-- no-transaction` migration another process is applying, when
@@ -387,10 +385,9 @@ impl Migrator {
         if !conn.is_autocommit() {
             return Err(MigrateError::InTransaction);
         }
-        let up_to = |pending| up_to(pending, target);
         let (pending, warnings, applied) = self.plan_settled(conn, wait)?;
         log_warnings(&warnings);
-        let pending = up_to(pending);
+        let mut pending = up_to(pending, target);
         if pending.is_empty() {
             debug!("schema is up to date ({applied} migrations applied)");
             return Ok(MigrationReport::default());
@@ -398,155 +395,44 @@ impl Migrator {
         let scripts: Vec<(&Migration, Script<'_>)> =
             pending.iter().map(|m| (*m, m.up_script())).collect();
         self.refuse_findings(conn, &scripts)?;
-        if self.grouped {
-            return self.run_grouped(conn, &pending);
-        }
-        let mut report = MigrationReport::default();
-        let mut next = pending.first().copied();
-        while let Some(expected) = next {
-            let script = expected.up_script();
-            let outcome = if script.no_transaction {
-                up_outside_transaction(conn, &self.history, expected, wait)?
-            } else {
-                with_foreign_keys_off(conn, script.foreign_keys_off, |conn| {
-                    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                    // Read again under the write lock: another process may have migrated meanwhile.
-                    let recorded = if let Some(recorded) = self.history.read_recorded(&tx)? {
-                        recorded
-                    } else {
-                        tx.execute_batch(&self.history.create)?;
-                        Vec::new()
-                    };
-                    let pending =
-                        match self.plan(&recorded, |v| self.history.recorded_description(&tx, v)) {
-                            Ok(pending) => up_to(pending),
-                            // Another process started a `-- no-transaction` migration meanwhile:
-                            // plan again outside the transaction, waiting for it.
-                            Err(MigrateError::Dirty { .. }) => return Ok(None),
-                            Err(other) => return Err(other),
-                        };
-                    match pending.first() {
-                        Some(&m) if m.version == expected.version => {
-                            let elapsed = run_script(&tx, &self.history, m, script)?;
-                            record(&tx, &self.history, m, elapsed)?;
-                            tx.commit()?;
-                            Ok(Some(elapsed))
-                        }
-                        // Someone else applied it; see what is left.
-                        _ => Ok(None),
-                    }
-                })?
-            };
-            if let Some(elapsed) = outcome {
-                info!(
-                    "applied migration {} ({}) in {:.3} ms",
-                    expected.version,
-                    expected.description,
-                    elapsed.as_secs_f64() * 1000.0
-                );
-                report.applied.push(AppliedStep {
-                    version: expected.version,
-                    description: expected.description.to_string(),
-                    elapsed,
-                });
-                // Applied under the write lock, after a plan made there: the next one is the
-                // one after it (the next transaction plans again before applying it).
-                next = pending
-                    .iter()
-                    .skip_while(|m| m.version != expected.version)
-                    .nth(1)
-                    .copied();
-            } else {
-                // Another process applied it, or has a `-- no-transaction` migration running:
-                // see what is left, waiting for that one.
-                next = up_to(self.plan_settled(conn, wait)?.0).first().copied();
-            }
-        }
-        Ok(report)
-    }
-
-    fn run_grouped(
-        &self,
-        conn: &mut Connection,
-        pending: &[&Migration],
-    ) -> Result<MigrationReport> {
-        if let Some(m) = pending.iter().find(|m| m.no_transaction) {
+        if self.grouped
+            && let Some(m) = pending.iter().find(|m| m.no_transaction)
+        {
             return Err(MigrateError::NotGroupable {
                 version: m.version,
                 file: m.file.to_string(),
             });
         }
-        let foreign_keys_off = pending.iter().any(|m| m.foreign_keys_off);
-        let versions: Vec<i64> = pending.iter().map(|m| m.version).collect();
-        with_foreign_keys_off(conn, foreign_keys_off, |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let recorded = if let Some(recorded) = self.history.read_recorded(&tx)? {
-                recorded
+        let direction = Direction::Up { target };
+        let mut report = MigrationReport::default();
+        let mut from = 0;
+        loop {
+            let step = if self.grouped {
+                &pending[from..]
             } else {
-                tx.execute_batch(&self.history.create)?;
-                Vec::new()
+                &pending[from..pending.len().min(from + 1)]
             };
-            let now_pending =
-                self.plan(&recorded, |v| self.history.recorded_description(&tx, v))?;
-            let mut report = MigrationReport::default();
-            for m in now_pending
-                .into_iter()
-                .filter(|m| versions.contains(&m.version))
-            {
-                let script = Script {
-                    foreign_keys_off: false,
-                    ..m.up_script()
-                };
-                let elapsed = run_script(&tx, &self.history, m, script)?;
-                record(&tx, &self.history, m, elapsed)?;
-                report.applied.push(AppliedStep {
-                    version: m.version,
-                    description: m.description.to_string(),
-                    elapsed,
-                });
+            if step.is_empty() {
+                return Ok(report);
             }
-            if foreign_keys_off {
-                let last = pending
-                    .last()
-                    .map_or(("", 0), |m| (m.file.as_ref(), m.version));
-                check_foreign_keys(&tx, last.1, last.0)?;
+            let done = self.apply_step(conn, direction, step, wait)?;
+            if let Some(last) = done.last() {
+                // Applied under the write lock, after a plan made there: the next step starts
+                // after it (and plans again there before applying anything).
+                from += step
+                    .iter()
+                    .take_while(|m| m.version != last.version)
+                    .count()
+                    + 1;
+                report.applied.extend(done);
+            } else {
+                // Another process applied it, or has a `-- no-transaction` migration running:
+                // see what is left, waiting for that one.
+                pending = up_to(self.plan_settled(conn, wait)?.0, target);
+                from = 0;
             }
-            tx.commit()?;
-            info!(
-                "applied {} migration(s) in one transaction",
-                report.applied.len()
-            );
-            Ok(report)
-        })
+        }
     }
-}
-
-/// Runs a `-- no-transaction` migration: claims it with a `success = 0` row, runs it in
-/// autocommit mode, then marks it done, holding the migration lock throughout so that other
-/// processes wait instead of taking the row for a crash. `None` when another process applied
-/// it first.
-fn up_outside_transaction(
-    conn: &mut Connection,
-    history: &HistoryTable,
-    m: &Migration,
-    wait: Duration,
-) -> Result<Option<Duration>> {
-    let _running = lock::acquire(conn, wait, m.version, &m.file)?;
-    conn.execute_batch(&history.create)?;
-    let claimed = conn.prepare_cached(&history.claim)?.execute(params![
-        m.version,
-        m.description.as_ref(),
-        m.checksum.as_slice()
-    ])?;
-    if claimed == 0 {
-        return Ok(None);
-    }
-    let started = Instant::now();
-    run_outside_transaction(conn, m.version, m.up_script())?;
-    let elapsed = started.elapsed();
-    conn.prepare_cached(&history.finish)?
-        .execute(params![m.version, nanos(elapsed)])?;
-    Ok(Some(elapsed))
 }
 
 /// The pending migrations not newer than `target`.
@@ -555,19 +441,4 @@ fn up_to(pending: Vec<&Migration>, target: Option<i64>) -> Vec<&Migration> {
         .into_iter()
         .filter(|m| target.is_none_or(|t| m.version <= t))
         .collect()
-}
-
-/// Writes the history row of an applied migration.
-fn record(tx: &Connection, history: &HistoryTable, m: &Migration, elapsed: Duration) -> Result<()> {
-    tx.prepare_cached(&history.insert)?.execute(params![
-        m.version,
-        m.description.as_ref(),
-        m.checksum.as_slice(),
-        nanos(elapsed),
-    ])?;
-    Ok(())
-}
-
-fn nanos(elapsed: Duration) -> i64 {
-    i64::try_from(elapsed.as_nanos()).unwrap_or(i64::MAX)
 }
