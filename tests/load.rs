@@ -253,6 +253,23 @@ fn racers_wait_for_a_running_no_transaction_migration_instead_of_calling_it_dirt
     let mut first = spawn("slow-no-transaction", &db.url(), &[])?;
     let first_lines = watch(&mut first)?;
     wait_for(&first_lines, |line| line == "checkpoint started")?;
+    // A migrator told not to wait says at once that it is in progress (the default wait, 5 s,
+    // would see it finish).
+    let probe = OpenOptions::new().migrate(false).open(&db.url())?;
+    let error = slow_migrator()
+        .busy_wait(Duration::ZERO)
+        .pending(&probe)
+        .expect_err("in progress");
+    assert!(
+        matches!(
+            &error,
+            MigrateError::InProgress {
+                version: 20_990_301_000_000,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
     let mut children = vec![(first, first_lines)];
     for _ in 0..7 {
         let mut racer = spawn("slow-no-transaction", &db.url(), &[])?;
@@ -273,6 +290,12 @@ fn racers_wait_for_a_running_no_transaction_migration_instead_of_calling_it_dirt
         applied += usize::from(done == "done applied=1");
     }
     assert_eq!(applied, 1, "exactly one process applied it");
+    assert!(
+        slow_migrator()
+            .busy_wait(Duration::ZERO)
+            .pending(&probe)?
+            .is_empty()
+    );
     let conn = raw(&db.path)?;
     let rows: i64 = conn.query_row("SELECT count(*) FROM slow_marker", [], |r| r.get(0))?;
     assert_eq!(rows, 1, "applied once");

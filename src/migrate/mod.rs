@@ -51,6 +51,7 @@ pub use plan::Policy;
 pub use rehearsal::{LostObject, Rehearsal, RehearsalStep, SchemaChange, TableRows};
 pub use report::{AppliedStep, MigrationReport, MigrationState, MigrationStatus, PendingMigration};
 pub use runner::Migrator;
+pub(crate) use runner::Plan;
 pub use script::PROGRESS_TARGET;
 
 use std::fmt::Write as _;

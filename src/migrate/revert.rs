@@ -2,7 +2,6 @@
 
 use rusqlite::Connection;
 
-use super::runner::DEFAULT_WAIT;
 use super::step::Direction;
 use super::{MigrateError, Result};
 use super::{Migration, Script};
@@ -52,7 +51,7 @@ impl Migrator {
         self.refuse_findings(conn, &scripts)?;
         let mut report = MigrationReport::default();
         for m in to_revert {
-            let done = self.apply_step(conn, Direction::Down, &[m], DEFAULT_WAIT)?;
+            let done = self.apply_step(conn, Direction::Down, &[m], self.wait)?;
             report.reverted.extend(done);
         }
         Ok(report)

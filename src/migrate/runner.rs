@@ -49,6 +49,10 @@ pub struct Migrator {
     /// The sets this one builds on (their tables are there before its first migration runs):
     /// applied first where this set is tried alone, by `validate`, `lint` and drift.
     pub(super) base: Vec<Migrator>,
+    /// How long a run waits for a `-- no-transaction` migration another process is applying.
+    pub(super) wait: Duration,
+    /// Whether `pending` and `run` log what the policies let through.
+    pub(super) log_warnings: bool,
 }
 
 impl Migrator {
@@ -75,6 +79,8 @@ impl Migrator {
             linted_at_build: false,
             history: HistoryTable::DEFAULT,
             base: Vec::new(),
+            wait: DEFAULT_WAIT,
+            log_warnings: true,
         })
     }
 
@@ -113,6 +119,25 @@ impl Migrator {
     #[must_use]
     pub fn grouped(mut self, grouped: bool) -> Self {
         self.grouped = grouped;
+        self
+    }
+
+    /// How long [`pending`](Self::pending), [`run`](Self::run) and
+    /// [`revert_to`](Self::revert_to) wait for a `-- no-transaction` migration that another
+    /// process is applying before they report it as [`MigrateError::InProgress`] (default 5 s,
+    /// the default busy timeout of `OpenOptions`, whose opens wait for their busy timeout). A
+    /// history row marked failed whose process is gone is [`MigrateError::Dirty`] at once.
+    #[must_use]
+    pub fn busy_wait(mut self, wait: Duration) -> Self {
+        self.wait = wait;
+        self
+    }
+
+    /// Whether [`pending`](Self::pending) and [`run`](Self::run) log, as warnings, what the
+    /// policies let through (default `true`; an open logs them once whatever this says).
+    #[must_use]
+    pub fn log_warnings(mut self, log: bool) -> Self {
+        self.log_warnings = log;
         self
     }
 
@@ -262,29 +287,11 @@ impl Migrator {
     /// [`MigrateError::Modified`], [`MigrateError::OutOfOrder`] (as the policies decide); or
     /// [`MigrateError::Sqlite`](super::MigrateError::Sqlite) when the history cannot be read.
     pub fn pending(&self, conn: &Connection) -> Result<Vec<PendingMigration>> {
-        self.pending_waiting(conn, DEFAULT_WAIT)
-    }
-
-    /// [`pending`](Self::pending), waiting up to `wait` for a migration another process is
-    /// applying.
-    pub(crate) fn pending_waiting(
-        &self,
-        conn: &Connection,
-        wait: Duration,
-    ) -> Result<Vec<PendingMigration>> {
-        let (pending, warnings, _) = self.plan_settled(conn, wait)?;
-        log_warnings(&warnings);
-        Ok(pending.into_iter().map(PendingMigration::from).collect())
-    }
-
-    /// [`pending`](Self::pending) without logging: for a check made before a run that logs.
-    pub(crate) fn pending_quiet(
-        &self,
-        conn: &Connection,
-        wait: Duration,
-    ) -> Result<Vec<PendingMigration>> {
-        let (pending, _, _) = self.plan_settled(conn, wait)?;
-        Ok(pending.into_iter().map(PendingMigration::from).collect())
+        let plan = self.plan_for(conn, self.wait)?;
+        if self.log_warnings {
+            plan.log_warnings();
+        }
+        Ok(plan.pending())
     }
 
     /// Applies every pending migration, each with its history row in one `BEGIN IMMEDIATE`
@@ -314,7 +321,7 @@ impl Migrator {
     /// * [`MigrateError::Sqlite`] with SQLite's busy code when another connection holds the
     ///   write lock past the busy timeout (the crate's `Error::Busy` once converted).
     pub fn run(&self, conn: &mut Connection) -> Result<MigrationReport> {
-        self.run_up(conn, None, DEFAULT_WAIT)
+        self.run_up(conn, None)
     }
 
     /// Applies pending migrations up to and including `version`.
@@ -327,33 +334,38 @@ impl Migrator {
         if self.find(version).is_none() {
             return Err(MigrateError::UnknownVersion { version });
         }
-        self.run_up(conn, Some(version), DEFAULT_WAIT)
+        self.run_up(conn, Some(version))
     }
 
-    /// [`run`](Self::run), waiting up to `wait` for a `-- no-transaction` migration that
-    /// another process is applying.
-    pub(crate) fn run_waiting(
-        &self,
-        conn: &mut Connection,
-        wait: Duration,
-    ) -> Result<MigrationReport> {
-        self.run_up(conn, None, wait)
+    fn run_up(&self, conn: &mut Connection, target: Option<i64>) -> Result<MigrationReport> {
+        if !conn.is_autocommit() {
+            return Err(MigrateError::InTransaction);
+        }
+        let plan = self.plan_for(conn, self.wait)?;
+        if self.log_warnings {
+            plan.log_warnings();
+        }
+        plan.apply(conn, target)
     }
 
     /// Reads the history and plans, waiting up to `wait` for a `-- no-transaction` migration
     /// that another process is applying: only a dirty row whose process is gone is
-    /// [`MigrateError::Dirty`].
-    fn plan_settled(
-        &self,
-        conn: &Connection,
-        wait: Duration,
-    ) -> Result<(Vec<&Migration>, Vec<String>, usize)> {
+    /// [`MigrateError::Dirty`]. Logs nothing: the caller logs the plan's warnings once.
+    pub(crate) fn plan_for(&self, conn: &Connection, wait: Duration) -> Result<Plan<'_>> {
         let deadline = Instant::now() + wait;
         loop {
             let recorded = self.history.read_recorded(conn)?.unwrap_or_default();
             match self.plan_with_warnings(&recorded, |v| self.history.recorded_description(conn, v))
             {
-                Ok((pending, warnings)) => return Ok((pending, warnings, recorded.len())),
+                Ok((pending, warnings)) => {
+                    return Ok(Plan {
+                        migrator: self,
+                        pending,
+                        warnings,
+                        recorded: recorded.len(),
+                        wait,
+                    });
+                }
                 Err(MigrateError::Dirty {
                     version,
                     file,
@@ -375,27 +387,72 @@ impl Migrator {
             }
         }
     }
+}
 
-    fn run_up(
-        &self,
+/// What one set would apply, planned once: what an open hands to its backup, its rehearsal
+/// and its apply (which plans again under the write lock before each step).
+#[derive(Debug)]
+pub(crate) struct Plan<'m> {
+    migrator: &'m Migrator,
+    pending: Vec<&'m Migration>,
+    warnings: Vec<String>,
+    /// How many rows the history had.
+    recorded: usize,
+    /// How long to wait for a `-- no-transaction` migration another process is applying.
+    wait: Duration,
+}
+
+impl Plan<'_> {
+    /// Whether nothing is pending.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// The pending migrations, in order.
+    pub(crate) fn pending(&self) -> Vec<PendingMigration> {
+        self.pending
+            .iter()
+            .map(|m| PendingMigration::from(*m))
+            .collect()
+    }
+
+    /// The first and last pending versions.
+    pub(crate) fn versions(&self) -> Option<(i64, i64)> {
+        Some((self.pending.first()?.version, self.pending.last()?.version))
+    }
+
+    /// Logs what the policies let through (one warning per file).
+    pub(crate) fn log_warnings(&self) {
+        log_warnings(&self.warnings);
+    }
+
+    /// Applies the plan, up to `target` (everything for `None`): lints what is pending, then
+    /// applies it step by step (one migration, or all of them when grouped), each step
+    /// planning again under the write lock.
+    pub(crate) fn apply(
+        self,
         conn: &mut Connection,
         target: Option<i64>,
-        wait: Duration,
     ) -> Result<MigrationReport> {
+        let Plan {
+            migrator,
+            pending,
+            recorded,
+            wait,
+            ..
+        } = self;
         if !conn.is_autocommit() {
             return Err(MigrateError::InTransaction);
         }
-        let (pending, warnings, applied) = self.plan_settled(conn, wait)?;
-        log_warnings(&warnings);
         let mut pending = up_to(pending, target);
         if pending.is_empty() {
-            debug!("schema is up to date ({applied} migrations applied)");
+            debug!("schema is up to date ({recorded} migrations applied)");
             return Ok(MigrationReport::default());
         }
         let scripts: Vec<(&Migration, Script<'_>)> =
             pending.iter().map(|m| (*m, m.up_script())).collect();
-        self.refuse_findings(conn, &scripts)?;
-        if self.grouped
+        migrator.refuse_findings(conn, &scripts)?;
+        if migrator.grouped
             && let Some(m) = pending.iter().find(|m| m.no_transaction)
         {
             return Err(MigrateError::NotGroupable {
@@ -407,7 +464,7 @@ impl Migrator {
         let mut report = MigrationReport::default();
         let mut from = 0;
         loop {
-            let step = if self.grouped {
+            let step = if migrator.grouped {
                 &pending[from..]
             } else {
                 &pending[from..pending.len().min(from + 1)]
@@ -415,7 +472,7 @@ impl Migrator {
             if step.is_empty() {
                 return Ok(report);
             }
-            let done = self.apply_step(conn, direction, step, wait)?;
+            let done = migrator.apply_step(conn, direction, step, wait)?;
             if let Some(last) = done.last() {
                 // Applied under the write lock, after a plan made there: the next step starts
                 // after it (and plans again there before applying anything).
@@ -428,7 +485,7 @@ impl Migrator {
             } else {
                 // Another process applied it, or has a `-- no-transaction` migration running:
                 // see what is left, waiting for that one.
-                pending = up_to(self.plan_settled(conn, wait)?.0, target);
+                pending = up_to(migrator.plan_for(conn, wait)?.pending, target);
                 from = 0;
             }
         }
@@ -441,4 +498,48 @@ fn up_to(pending: Vec<&Migration>, target: Option<i64>) -> Vec<&Migration> {
         .into_iter()
         .filter(|m| target.is_none_or(|t| m.version <= t))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_log::warnings_about;
+
+    /// A database whose history holds `file`'s migration with CRLF line endings.
+    fn line_endings_database(description: &'static str) -> (Migrator, Connection) {
+        let sql = "CREATE TABLE t (x);\n";
+        let migrator = Migrator::new(vec![
+            Migration::new(1, description, sql),
+            Migration::new(2, "more", "CREATE TABLE u (x);"),
+        ])
+        .unwrap();
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(&format!("{}{sql}", HistoryTable::DEFAULT.create))
+            .unwrap();
+        conn.execute(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES (1, ?1, TRUE, ?2, 0)",
+            rusqlite::params![
+                description,
+                super::super::checksum(sql.replace('\n', "\r\n").as_bytes()).to_vec()
+            ],
+        )
+        .unwrap();
+        (migrator, conn)
+    }
+
+    #[test]
+    fn warnings_are_logged_unless_the_migrator_says_not_to() {
+        let (migrator, mut conn) = line_endings_database("quiet line endings");
+        let file = "1_quiet_line_endings.sql";
+        warnings_about(file);
+        let quiet = migrator.clone().log_warnings(false);
+        assert_eq!(quiet.pending(&conn).unwrap().len(), 1);
+        assert_eq!(quiet.run(&mut conn).unwrap().applied.len(), 1);
+        assert_eq!(warnings_about(file), Vec::<String>::new());
+        assert!(migrator.pending(&conn).unwrap().is_empty());
+        assert_eq!(warnings_about(file).len(), 1);
+        assert!(migrator.run(&mut conn).unwrap().is_up_to_date());
+        assert_eq!(warnings_about(file).len(), 2);
+    }
 }

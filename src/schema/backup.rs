@@ -9,23 +9,15 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::file::check_parent;
 use crate::error::{Error, Result};
-use crate::migrate::Migrator;
 
-/// Copies the database into `dir` when migrations are pending and it holds tables.
+/// Copies the database into `dir`, before the migrations `versions` (the first and the last
+/// pending) are applied, when it holds tables.
 pub(super) fn backup_if_pending(
     conn: &Connection,
-    migrators: &[&Migrator],
+    versions: (i64, i64),
     path: &Path,
     dir: &Path,
-    wait: Duration,
 ) -> Result<Option<PathBuf>> {
-    let mut pending = Vec::new();
-    for migrator in migrators {
-        pending.extend(migrator.pending_quiet(conn, wait)?);
-    }
-    let (Some(first), Some(last)) = (pending.first(), pending.last()) else {
-        return Ok(None);
-    };
     let tables: i64 = conn.query_row(
         "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
         [],
@@ -37,7 +29,7 @@ pub(super) fn backup_if_pending(
     let file = path
         .file_name()
         .map_or_else(|| "database".into(), |n| n.to_string_lossy().into_owned());
-    let base = format!("{file}.before-{}-to-{}", first.version, last.version);
+    let base = format!("{file}.before-{}-to-{}", versions.0, versions.1);
     for attempt in 1_u32.. {
         let name = if attempt == 1 {
             format!("{base}.db")

@@ -14,7 +14,7 @@ use super::file::{not_a_database, open_file};
 use super::url::{DatabaseUrl, Location, Mode};
 use super::{media, migrator};
 use crate::error::{Error, Result};
-use crate::migrate::{MigrationReport, Migrator};
+use crate::migrate::{MigrateError, MigrationReport, Migrator, Plan};
 
 /// Refuses sets that would share a history table: each set's checks need its own.
 pub(super) fn shared_history(migrators: &[&Migrator]) -> Result<()> {
@@ -466,6 +466,8 @@ impl OpenOptions {
         self.open_target(&path.display().to_string(), &target, migrators)
     }
 
+    /// The open, in straight steps: connect, plan every set (before the first byte changes),
+    /// the journal mode, the safeguards, apply. Errors of a file are told with its path, once.
     fn open_target(
         &self,
         url: &str,
@@ -474,57 +476,72 @@ impl OpenOptions {
     ) -> Result<(Connection, Vec<MigrationReport>)> {
         shared_history(migrators)?;
         let read_only = self.read_only || target.mode == Some(Mode::Ro);
-        let located = |e: Error| match &target.location {
-            Location::File(path) => not_a_database(e, path),
-            Location::Memory => e,
+        let path = match &target.location {
+            Location::File(path) => Some(path.as_path()),
+            Location::Memory => None,
         };
-        let mut conn = self.connect(url, target, read_only, migrators)?;
-        let mut reports = Vec::with_capacity(migrators.len());
-        if !self.migrate {
-            reports.resize_with(migrators.len(), MigrationReport::default);
-        } else if read_only {
-            for migrator in migrators {
-                reports.push(self.pending_report(&conn, migrator, &target.location)?);
-            }
+        let located = |e: MigrateError| match path {
+            Some(path) => not_a_database(e.into(), path),
+            None => e.into(),
+        };
+        let (mut conn, header_wal) = self.connect(url, target, read_only)?;
+        // One plan per set, made before the journal mode is switched: a refused open leaves a
+        // rollback-journal file exactly as it was. Each is handed to the rehearsal, the backup
+        // and the apply (which plans again under the write lock before each step).
+        let plans = if self.migrate {
+            migrators
+                .iter()
+                .map(|m| m.plan_for(&conn, self.busy_timeout).map_err(located))
+                .collect::<Result<Vec<_>>>()?
         } else {
-            let backup = self.safeguards(&conn, migrators, &target.location)?;
-            for migrator in migrators {
-                reports.push(
-                    migrator
-                        .run_waiting(&mut conn, self.busy_timeout)
-                        .map_err(|e| located(e.into()))?,
-                );
-            }
-            if let Some(first) = reports.first_mut() {
-                *first = std::mem::take(first).with_backup(backup);
-            }
+            Vec::new()
+        };
+        for plan in &plans {
+            plan.log_warnings();
         }
-        if self.migrate {
-            // This crate's own migrations keep the trigger (its tests hold them to it); any
-            // other set's may have rebuilt `pipelines` without it.
-            let library = migrator();
-            let others_applied = migrators
+        if let (Some(path), false) = (path, read_only) {
+            self.set_up_journal(&conn, path, header_wal)?;
+        }
+        if !self.migrate {
+            let mut reports = Vec::with_capacity(migrators.len());
+            reports.resize_with(migrators.len(), MigrationReport::default);
+            return Ok((conn, reports));
+        }
+        if read_only {
+            return Ok((conn, plans.iter().map(pending_report).collect()));
+        }
+        let backup = match path {
+            Some(path) => self.safeguards(&conn, migrators, &plans, path)?,
+            None => None,
+        };
+        let mut reports = Vec::with_capacity(plans.len());
+        for plan in plans {
+            reports.push(plan.apply(&mut conn, None).map_err(located)?);
+        }
+        if let Some(first) = reports.first_mut() {
+            *first = std::mem::take(first).with_backup(backup);
+        }
+        // This crate's own migrations keep the trigger (its tests hold them to it); any other
+        // set's may have rebuilt `pipelines` without it.
+        let library = migrator();
+        let applied_by = |library_set: bool| {
+            migrators
                 .iter()
                 .zip(&reports)
-                .any(|(m, r)| !std::ptr::eq(*m, library) && !r.applied.is_empty());
-            let library_applied = migrators
-                .iter()
-                .zip(&reports)
-                .any(|(m, r)| std::ptr::eq(*m, library) && !r.applied.is_empty());
-            super::derived::warn_if_not_kept(&conn, others_applied, library_applied);
-        }
+                .any(|(m, r)| std::ptr::eq(*m, library) == library_set && !r.applied.is_empty())
+        };
+        super::derived::warn_if_not_kept(&conn, applied_by(false), applied_by(true));
         Ok((conn, reports))
     }
 
-    /// A configured connection, in the configured journal mode when opened for writing (every
-    /// set validated first, so a refused open changes no byte of a rollback-journal file).
+    /// A configured connection, and whether the file's header was in WAL mode already; the
+    /// journal mode is left to [`set_up_journal`](Self::set_up_journal), after the plan.
     fn connect(
         &self,
         url: &str,
         target: &DatabaseUrl,
         read_only: bool,
-        migrators: &[&Migrator],
-    ) -> Result<Connection> {
+    ) -> Result<(Connection, bool)> {
         let path = match &target.location {
             Location::Memory => {
                 if read_only {
@@ -535,7 +552,7 @@ impl OpenOptions {
                 }
                 let conn = Connection::open_in_memory()?;
                 self.configure(&conn)?;
-                return Ok(conn);
+                return Ok((conn, false));
             }
             Location::File(path) => path,
         };
@@ -543,43 +560,40 @@ impl OpenOptions {
         let (conn, header_wal) =
             open_file(path, read_only, create).map_err(|e| media::explain(e, path, !read_only))?;
         if read_only {
-            return self.readable(conn, path);
+            return Ok((self.readable(conn, path)?, header_wal));
         }
-        let explain = |e| media::explain(not_a_database(e, path), path, true);
-        self.configure(&conn).map_err(explain)?;
+        self.configure(&conn)
+            .map_err(|e| media::explain(not_a_database(e, path), path, true))?;
         // SQLite opens a file it may not write read-only, without a word.
         if conn.is_readonly(rusqlite::MAIN_DB)? {
             return Err(media::refuse_writing(path));
         }
+        Ok((conn, header_wal))
+    }
+
+    /// The configured journal mode on a file opened for writing, and what WAL needs beside it.
+    fn set_up_journal(&self, conn: &Connection, path: &Path, header_wal: bool) -> Result<()> {
+        let explain = |e| media::explain(not_a_database(e, path), path, true);
         if self.journal_mode == JournalMode::Wal {
             if self.persistent_wal {
-                persist_wal(&conn);
+                persist_wal(conn);
             }
             if self.synchronous != Synchronous::Off {
-                super::close::guard_last_close(&conn, path, self.persistent_wal);
+                super::close::guard_last_close(conn, path, self.persistent_wal);
             }
         }
         // WAL is kept in the file's header: a header that says so needs no pragma.
         let in_mode = header_wal && self.journal_mode == JournalMode::Wal;
-        if !in_mode && !self.journal_mode_is_set(&conn).map_err(explain)? {
-            // Validate the history before the first byte changes: a refused open leaves a
-            // rollback-journal file exactly as it was.
-            if self.migrate {
-                for migrator in migrators {
-                    migrator
-                        .pending_quiet(&conn, self.busy_timeout)
-                        .map_err(|e| not_a_database(e.into(), path))?;
-                }
-            }
-            self.set_journal_mode(&conn, path)
+        if !in_mode && !self.journal_mode_is_set(conn).map_err(explain)? {
+            self.set_journal_mode(conn, path)
                 .map_err(|e| not_a_database(e, path))?;
         }
         if self.journal_mode == JournalMode::Wal {
             // Once SQLite has mapped the `-shm` file (a read maps it), the holes its extension
             // left are filled while this connection is the one to get the space (see `shm`).
-            super::shm::after_mapping(&conn, path).map_err(explain)?;
+            super::shm::after_mapping(conn, path).map_err(explain)?;
         }
-        Ok(conn)
+        Ok(())
     }
 
     /// The rehearsal and the backup asked for, before the first migration of any set; the
@@ -588,57 +602,29 @@ impl OpenOptions {
         &self,
         conn: &Connection,
         migrators: &[&Migrator],
-        location: &Location,
+        plans: &[Plan<'_>],
+        path: &Path,
     ) -> Result<Option<PathBuf>> {
-        let Location::File(path) = location else {
+        if plans.iter().all(Plan::is_empty) {
             return Ok(None);
-        };
+        }
         if self.rehearse {
-            let mut pending = false;
-            for migrator in migrators {
-                pending |= !migrator.pending_quiet(conn, self.busy_timeout)?.is_empty();
-            }
-            if pending {
-                let report = super::rehearse::rehearse_sets(migrators, conn, None)?;
-                if !report.is_ok() {
-                    return Err(Error::RehearsalRefused {
-                        report: Box::new(report),
-                    });
-                }
+            let report = super::rehearse::rehearse_sets(migrators, conn, None)?;
+            if !report.is_ok() {
+                return Err(Error::RehearsalRefused {
+                    report: Box::new(report),
+                });
             }
         }
-        match &self.backup_dir {
-            Some(dir) => backup_if_pending(conn, migrators, path, dir, self.busy_timeout)
-                .map_err(|e| not_a_database(e, path)),
-            None => Ok(None),
+        let first = plans.iter().find_map(Plan::versions);
+        let last = plans.iter().rev().find_map(Plan::versions);
+        match (&self.backup_dir, first, last) {
+            (Some(dir), Some((first, _)), Some((_, last))) => {
+                backup_if_pending(conn, (first, last), path, dir)
+                    .map_err(|e| not_a_database(e, path))
+            }
+            _ => Ok(None),
         }
-    }
-
-    /// What a read-only open reports: the pending migrations, which it does not apply.
-    fn pending_report(
-        &self,
-        conn: &Connection,
-        migrator: &Migrator,
-        location: &Location,
-    ) -> Result<MigrationReport> {
-        let pending =
-            migrator
-                .pending_waiting(conn, self.busy_timeout)
-                .map_err(|e| match location {
-                    Location::File(path) => not_a_database(e.into(), path),
-                    Location::Memory => e.into(),
-                })?;
-        if !pending.is_empty() {
-            warn!(
-                "{} migration(s) pending on a read-only database, not applied (first: {})",
-                pending.len(),
-                pending[0].file
-            );
-        }
-        Ok(MigrationReport {
-            pending,
-            ..MigrationReport::default()
-        })
     }
 
     /// `conn`, opened read-only, configured once SQLite has read from it; in a directory this
@@ -722,6 +708,22 @@ impl OpenOptions {
             );
         }
         Ok(())
+    }
+}
+
+/// What a read-only open reports: the pending migrations, which it does not apply.
+fn pending_report(plan: &Plan<'_>) -> MigrationReport {
+    let pending = plan.pending();
+    if let Some(first) = pending.first() {
+        warn!(
+            "{} migration(s) pending on a read-only database, not applied (first: {})",
+            pending.len(),
+            first.file
+        );
+    }
+    MigrationReport {
+        pending,
+        ..MigrationReport::default()
     }
 }
 

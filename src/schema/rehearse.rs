@@ -91,7 +91,8 @@ pub(crate) fn rehearse_sets(
     };
     'sets: for set in sets {
         let pending: Vec<&Migration> = set
-            .pending_quiet(&copy, Duration::ZERO)?
+            .plan_for(&copy, Duration::ZERO)?
+            .pending()
             .iter()
             .filter_map(|p| set.migrations().iter().find(|m| m.version() == p.version))
             .collect();
