@@ -310,6 +310,14 @@ impl From<MigrateError> for Error {
                 path,
                 source,
             },
+            MigrateError::NoFileToCopy => {
+                Self::invalid("database", MigrateError::NoFileToCopy.to_string())
+            }
+            MigrateError::CopyTargetExists { path } => Self::AlreadyExists { path },
+            MigrateError::CopyDirectoryNotFound { path, directory } => {
+                Self::DirectoryNotFound { path, directory }
+            }
+            MigrateError::Copy { path, source } => Self::Backup { path, source },
             other => Self::Migrate(other),
         }
     }

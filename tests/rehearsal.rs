@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use pipeline_store::migrate::{Migration, Migrator, ObjectKind};
+use pipeline_store::migrate::{MigrateError, Migration, Migrator, ObjectKind};
 use pipeline_store::model::{NewPipeline, NewStage, StageType};
 use pipeline_store::repo::pipelines;
 use pipeline_store::rusqlite::Connection;
@@ -182,11 +182,71 @@ fn a_kept_copy_is_left_where_asked_and_never_overwrites() -> TestResult {
         |r| r.get(0),
     )?;
     assert_eq!(tables, 2, "the copy has the rehearsed migrations");
+    drop(copy);
+    let before = std::fs::read(&keep)?;
     let again = with("CREATE TABLE t (x);")?.rehearse(&conn, Some(&keep));
     assert!(
-        matches!(again, Err(Error::AlreadyExists { .. })),
+        matches!(&again, Err(MigrateError::CopyTargetExists { path }) if path == &keep),
         "{again:?}"
     );
+    assert!(
+        matches!(again.map_err(Error::from), Err(Error::AlreadyExists { .. })),
+        "the crate's error calls it AlreadyExists"
+    );
+    assert_eq!(std::fs::read(&keep)?, before, "the file there is untouched");
+    Ok(())
+}
+
+#[test]
+fn a_copy_into_a_missing_directory_names_it_and_leaves_nothing() -> TestResult {
+    let db = seeded()?;
+    let conn = initialize_database(&db.url())?;
+    let keep = db.dir.path().join("no-such-dir").join("rehearsed.db");
+    let result = with("CREATE TABLE t (x);")?.rehearse(&conn, Some(&keep));
+    assert!(
+        matches!(&result, Err(MigrateError::CopyDirectoryNotFound { path, directory })
+            if path == &keep && directory == &db.dir.path().join("no-such-dir")),
+        "{result:?}"
+    );
+    assert!(
+        matches!(
+            result.map_err(Error::from),
+            Err(Error::DirectoryNotFound { .. })
+        ),
+        "the crate's error calls it DirectoryNotFound"
+    );
+    assert!(!db.dir.path().join("no-such-dir").exists());
+    Ok(())
+}
+
+#[test]
+fn an_in_memory_database_cannot_be_rehearsed() -> TestResult {
+    let conn = initialize_database(":memory:")?;
+    let result = with("CREATE TABLE t (x);")?.rehearse(&conn, None);
+    assert!(
+        matches!(result, Err(MigrateError::NoFileToCopy)),
+        "{result:?}"
+    );
+    let error = Error::from(MigrateError::NoFileToCopy);
+    assert!(
+        matches!(&error, Error::InvalidInput { field, reason }
+            if field == "database" && reason.contains("in-memory")),
+        "{error:?}"
+    );
+    Ok(())
+}
+
+#[cfg(unix)]
+#[test]
+fn a_kept_copy_of_a_private_database_is_private() -> TestResult {
+    use std::os::unix::fs::PermissionsExt;
+    let db = seeded()?;
+    std::fs::set_permissions(&db.path, std::fs::Permissions::from_mode(0o600))?;
+    let conn = initialize_database(&db.url())?;
+    let keep = db.dir.path().join("rehearsed.db");
+    with("CREATE TABLE t (x);")?.rehearse(&conn, Some(&keep))?;
+    let mode = std::fs::metadata(&keep)?.permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{mode:o}");
     Ok(())
 }
 

@@ -369,6 +369,39 @@ pub enum MigrateError {
     #[error("migrations cannot run inside an open transaction: commit or roll it back first")]
     InTransaction,
 
+    /// The database is in memory: there is no file to copy for a rehearsal.
+    #[error("an in-memory database cannot be rehearsed on a copy; open a file")]
+    NoFileToCopy,
+
+    /// The file a rehearsal was asked to leave its copy at exists; it is never overwritten.
+    #[error("{} already exists; choose a new path for the rehearsed copy", path.display())]
+    CopyTargetExists {
+        /// The path.
+        path: PathBuf,
+    },
+
+    /// The directory a rehearsal was asked to leave its copy in does not exist.
+    #[error(
+        "cannot create the rehearsed copy {}: directory {} does not exist",
+        path.display(),
+        directory.display()
+    )]
+    CopyDirectoryNotFound {
+        /// The copy's path.
+        path: PathBuf,
+        /// Its missing directory.
+        directory: PathBuf,
+    },
+
+    /// SQLite failed to copy the database for a rehearsal; no copy was left behind.
+    #[error("copying the database to {} failed: {source}", path.display())]
+    Copy {
+        /// The copy that was being written.
+        path: PathBuf,
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
+
     /// A file system operation on the named path failed (reading a migrations directory,
     /// taking the lock beside a database).
     #[error("{} failed for {}: {source}", operation, path.display())]

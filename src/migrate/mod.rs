@@ -24,6 +24,7 @@
 //!   the same time never apply a migration twice, and none of them fails for it.
 //! * A migration that fails is rolled back completely and leaves no history row.
 
+pub(crate) mod copy;
 mod drift;
 mod error;
 mod foreign_keys;
@@ -35,6 +36,7 @@ mod maintenance;
 mod migration;
 mod plan;
 mod rehearsal;
+mod rehearse;
 mod report;
 mod revert;
 mod runner;
@@ -73,6 +75,7 @@ pub(crate) use lint::findings as lint_findings;
 pub(crate) use migration::Script;
 #[doc(hidden)]
 pub use migration::{Embedded, EmbeddedDown};
+pub(crate) use rehearse::rehearse_sets;
 
 /// SHA-384 of a migration's bytes: the checksum sqlx records.
 #[must_use]

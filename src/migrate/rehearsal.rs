@@ -1,7 +1,6 @@
 //! What a rehearsal found: the report of an upgrade tried on a copy of the database, step by
 //! step (rows per table before and after, the schema change, the indexes and triggers lost, the
-//! foreign-key check, the time). Taking the copy and running the steps on it is the schema
-//! layer's (`schema::rehearse`); the report is the migration layer's, so its errors can carry it.
+//! foreign-key check, the time). Taking the copy and running the steps on it is `rehearse`'s.
 
 use std::path::PathBuf;
 use std::time::Duration;

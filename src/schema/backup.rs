@@ -2,13 +2,13 @@
 //! it is complete, and the copy taken before an upgrade.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use log::debug;
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 
 use super::file::check_parent;
 use crate::error::{Error, Result};
+use crate::migrate::copy::{copy_into, create_private, remove_copy, source_mode};
 
 /// Copies the database into `dir`, before the migrations `versions` (the first and the last
 /// pending) are applied, when it holds tables.
@@ -113,7 +113,7 @@ pub fn backup(conn: &Connection, target: impl AsRef<Path>) -> Result<()> {
         source,
     })?;
     if let Err(source) = owner.lock() {
-        remove_partial(&partial);
+        remove_copy(&partial);
         return Err(io_error("locking the backup", source));
     }
     let copied = copy_into(conn, &partial).map_err(|source| Error::Backup {
@@ -125,7 +125,7 @@ pub fn backup(conn: &Connection, target: impl AsRef<Path>) -> Result<()> {
             .sync_all()
             .map_err(|source| io_error("syncing the backup", source))
     }) {
-        remove_partial(&partial);
+        remove_copy(&partial);
         return Err(error);
     }
     // A hard link names the file atomically and never replaces an existing one.
@@ -145,7 +145,7 @@ pub fn backup(conn: &Connection, target: impl AsRef<Path>) -> Result<()> {
             path: target.to_path_buf(),
         }),
     };
-    remove_partial(&partial);
+    remove_copy(&partial);
     drop(owner);
     published?;
     // Make the new name durable; not every platform can open a directory, hence best effort.
@@ -155,56 +155,8 @@ pub fn backup(conn: &Connection, target: impl AsRef<Path>) -> Result<()> {
     Ok(())
 }
 
-/// The permission bits of the database file `conn` is open on (`None` in memory, or where
-/// permissions are not Unix modes).
-fn source_mode(conn: &Connection) -> Option<u32> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let path = conn.path().filter(|p| !p.is_empty())?;
-        std::fs::metadata(path)
-            .ok()
-            .map(|m| m.permissions().mode() & 0o777)
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = conn;
-        None
-    }
-}
-
-/// Creates `path`, which must not exist, with exactly the permission bits `mode` (when given):
-/// created no wider than `mode` (the umask may narrow it further), then set to `mode`.
-fn create_private(path: &Path, mode: Option<u32>) -> std::io::Result<std::fs::File> {
-    let mut options = std::fs::File::options();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    if let Some(mode) = mode {
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        options.mode(mode);
-        let file = options.open(path)?;
-        file.set_permissions(std::fs::Permissions::from_mode(mode))?;
-        return Ok(file);
-    }
-    #[cfg(not(unix))]
-    let _ = mode;
-    options.open(path)
-}
-
-/// How long a backup waits for a rollback-journal writer to let it read.
-const BACKUP_LOCK_WAIT: Duration = Duration::from_secs(30);
-
 /// How the temporary file of a backup in progress ends: `.{target}.{pid}-{nanos}.partial`.
 const PARTIAL_SUFFIX: &str = ".partial";
-
-/// Removes a partial backup file and the journal files SQLite may have left beside it.
-fn remove_partial(partial: &Path) {
-    for suffix in ["", "-journal", "-wal", "-shm"] {
-        let mut name = partial.as_os_str().to_owned();
-        name.push(suffix);
-        let _ = std::fs::remove_file(PathBuf::from(name));
-    }
-}
 
 /// Whether `name` is a backup's temporary file: `.{target}.{pid}-{nanos}.partial`.
 fn is_partial_name(name: &str) -> bool {
@@ -247,41 +199,7 @@ fn remove_stale_partials(directory: &Path) {
                 "removing {}, left by a backup that did not finish",
                 path.display()
             );
-            remove_partial(&path);
+            remove_copy(&path);
         }
     }
-}
-
-/// Copies every page in one step, so the copy is one consistent snapshot read in one read
-/// transaction: writers go on meanwhile (WAL) and never make it start over, as they would
-/// between the steps of an incremental copy.
-fn copy_into(conn: &Connection, partial: &Path) -> rusqlite::Result<()> {
-    let mut copy = Connection::open_with_flags(
-        partial,
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    {
-        use rusqlite::backup::StepResult;
-        let backup = rusqlite::backup::Backup::new(conn, &mut copy)?;
-        // A source locked by a writer in rollback-journal mode answers busy; WAL never does.
-        let deadline = Instant::now() + BACKUP_LOCK_WAIT;
-        loop {
-            match backup.step(-1)? {
-                StepResult::Done => break,
-                StepResult::Busy | StepResult::Locked if Instant::now() >= deadline => {
-                    return Err(rusqlite::Error::SqliteFailure(
-                        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
-                        Some(
-                            "the database stayed locked while the backup waited to read it".into(),
-                        ),
-                    ));
-                }
-                _ => std::thread::sleep(Duration::from_millis(5)),
-            }
-        }
-    }
-    copy.pragma_update(None, "journal_mode", "delete")?;
-    copy.close().map_err(|(_, e)| e)
 }

@@ -38,7 +38,6 @@ mod derived;
 mod file;
 mod media;
 mod open;
-mod rehearse;
 mod shm;
 mod url;
 

@@ -609,7 +609,7 @@ impl OpenOptions {
             return Ok(None);
         }
         if self.rehearse {
-            let report = super::rehearse::rehearse_sets(migrators, conn, None)?;
+            let report = crate::migrate::rehearse_sets(migrators, conn, None)?;
             if !report.is_ok() {
                 return Err(Error::RehearsalRefused {
                     report: Box::new(report),

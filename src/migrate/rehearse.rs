@@ -1,26 +1,24 @@
 //! Rehearsal: what an upgrade will do to the data, found out on an online copy before it
 //! touches the database.
 //!
-//! The copy is taken with [`backup`](super::backup) (one consistent snapshot, while others keep
-//! writing); every pending migration is applied to it exactly as `Migrator::run` would apply it
-//! (the same transactions, directives and lint), and each step is measured: rows per table
-//! before and after, the schema change, the foreign-key check, the time. The live database is
-//! only read.
+//! The copy is one consistent snapshot taken with SQLite's online backup API ([`copy`](super::copy),
+//! so others keep writing meanwhile); every pending migration is applied to it exactly as
+//! `Migrator::run` would apply it (the same transactions, directives and lint), and each step
+//! is measured: rows per table before and after, the schema change, the foreign-key check, the
+//! time. The live database is only read.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
-use super::backup;
-use crate::error::{Error, Result};
-use crate::migrate::{
-    LostObject, MigrateError, Migration, Migrator, Rehearsal, RehearsalStep, Script, TableRows,
-};
+use super::copy::{copy_into, create_private, remove_copy, source_mode};
+use super::error::{MigrateError, Result};
+use super::{LostObject, Migration, Migrator, Rehearsal, RehearsalStep, Script, TableRows};
 
 impl Migrator {
     /// Rehearses the pending migrations on an online copy of the database `conn` is open on
-    /// (taken with `schema::backup`, so other connections may keep writing) and reports what
+    /// (one consistent snapshot, so other connections may keep writing) and reports what
     /// each would do to the data. The database itself is only read; the copy is deleted, or
     /// left at `keep` (never overwriting a file there).
     ///
@@ -41,10 +39,14 @@ impl Migrator {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidInput`] for an in-memory database (there is no file to copy); what
-    /// [`backup`] reports when the copy cannot be taken; [`Error::Sqlite`] when the copy cannot
-    /// be read. A migration that fails on the copy is not an error: it is the rehearsal's
-    /// [`failure`](Rehearsal::failure).
+    /// [`MigrateError::NoFileToCopy`] for an in-memory database (there is no file to copy);
+    /// [`MigrateError::CopyTargetExists`] when `keep` exists and
+    /// [`MigrateError::CopyDirectoryNotFound`] when its directory does not;
+    /// [`MigrateError::Copy`] when SQLite fails to copy (no copy is left behind);
+    /// [`MigrateError::Sqlite`] when the copy cannot be read. A migration that fails on the
+    /// copy is not an error: it is the rehearsal's [`failure`](Rehearsal::failure). The crate's
+    /// `Error` turns these into `InvalidInput`, `AlreadyExists`, `DirectoryNotFound` and
+    /// `Backup`.
     pub fn rehearse(&self, conn: &Connection, keep: Option<&Path>) -> Result<Rehearsal> {
         rehearse_sets(&[self], conn, keep)
     }
@@ -63,18 +65,17 @@ pub(crate) fn rehearse_sets(
     keep: Option<&Path>,
 ) -> Result<Rehearsal> {
     let Some(source) = conn.path().filter(|p| !p.is_empty()) else {
-        return Err(Error::invalid(
-            "database",
-            "an in-memory database cannot be rehearsed on a copy; open a file",
-        ));
+        return Err(MigrateError::NoFileToCopy);
     };
-    let scratch = tempfile_dir(Path::new(source))?;
-    let copy_path = match keep {
-        Some(path) => path.to_path_buf(),
-        None => scratch.path.join("rehearsal.db"),
+    let scratch;
+    let copy_path = if let Some(path) = keep {
+        path.to_path_buf()
+    } else {
+        scratch = tempfile_dir(Path::new(source))?;
+        scratch.path.join("rehearsal.db")
     };
     let started = Instant::now();
-    backup(conn, &copy_path)?;
+    take_copy(conn, &copy_path)?;
     let copy_time = started.elapsed();
     let mut copy = Connection::open(&copy_path)?;
     copy.pragma_update(None, "foreign_keys", true)?;
@@ -100,15 +101,15 @@ pub(crate) fn rehearse_sets(
             pending.iter().map(|m| (*m, m.up_script())).collect();
         rehearsal
             .findings
-            .extend(crate::migrate::lint_findings(&copy, &scripts));
+            .extend(super::lint_findings(&copy, &scripts));
         for m in pending {
             let rows_before = row_counts(&copy)?;
-            let schema_before = crate::migrate::schema_model(&copy)?;
+            let schema_before = super::schema_model(&copy)?;
             let attached_before = attached_objects(&copy)?;
             let started = Instant::now();
-            if let Err(error) = set.run_to(&mut copy, m.version()).map_err(Error::from) {
+            if let Err(error) = set.run_to(&mut copy, m.version()) {
                 rehearsal.failure = Some(match &error {
-                    Error::Migrate(MigrateError::Lint { .. }) => format!(
+                    MigrateError::Lint { .. } => format!(
                         "the linter refuses migration {} ({}): {error}",
                         m.version(),
                         m.file()
@@ -125,11 +126,8 @@ pub(crate) fn rehearse_sets(
                 file: m.file().to_owned(),
                 elapsed,
                 rows: compare_rows(&rows_before, &rows_after),
-                schema: crate::migrate::schema_diff(
-                    &schema_before,
-                    &crate::migrate::schema_model(&copy)?,
-                ),
-                foreign_keys: crate::migrate::foreign_key_violations(&copy)?,
+                schema: super::schema_diff(&schema_before, &super::schema_model(&copy)?),
+                foreign_keys: super::foreign_key_violations(&copy)?,
                 lost_objects,
             });
         }
@@ -143,6 +141,42 @@ pub(crate) fn rehearse_sets(
     drop(copy);
     rehearsal.size_after = std::fs::metadata(&copy_path).map_or(0, |m| m.len());
     Ok(rehearsal)
+}
+
+/// Copies the database into a new file at `path` (never over an existing one), no wider in
+/// permissions than the database itself; on failure nothing is left at `path`.
+fn take_copy(conn: &Connection, path: &Path) -> Result<()> {
+    let exists = || MigrateError::CopyTargetExists {
+        path: path.to_path_buf(),
+    };
+    if std::fs::symlink_metadata(path).is_ok() {
+        return Err(exists());
+    }
+    let directory = path.parent().filter(|d| !d.as_os_str().is_empty());
+    if let Some(directory) = directory.filter(|d| !d.is_dir()) {
+        return Err(MigrateError::CopyDirectoryNotFound {
+            path: path.to_path_buf(),
+            directory: directory.to_path_buf(),
+        });
+    }
+    match create_private(path, source_mode(conn)) {
+        Ok(file) => drop(file),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(exists()),
+        Err(source) => {
+            return Err(MigrateError::Io {
+                operation: "creating the rehearsed copy",
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    }
+    copy_into(conn, path).map_err(|source| {
+        remove_copy(path);
+        MigrateError::Copy {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
 }
 
 /// A directory beside the database for the copy, removed when dropped (beside it, so the copy
@@ -172,7 +206,7 @@ fn tempfile_dir(database: &Path) -> Result<Scratch> {
             .map_or_else(|| "database".into(), |n| n.to_string_lossy()),
         std::process::id()
     ));
-    std::fs::create_dir(&path).map_err(|source| Error::Io {
+    std::fs::create_dir(&path).map_err(|source| MigrateError::Io {
         operation: "creating the rehearsal's directory",
         path: path.clone(),
         source,
@@ -218,9 +252,9 @@ fn lost_objects(
         if table_remains {
             lost.push(LostObject {
                 kind: if kind == "index" {
-                    crate::migrate::ObjectKind::Index
+                    super::ObjectKind::Index
                 } else {
-                    crate::migrate::ObjectKind::Trigger
+                    super::ObjectKind::Trigger
                 },
                 name: name.clone(),
                 table: table.clone(),
@@ -235,10 +269,7 @@ fn row_counts(conn: &Connection) -> Result<Vec<(String, u64)>> {
     let tables: Vec<String> = conn
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")?
         .query_map([], |r| r.get::<_, String>(0))?
-        .filter(|name| {
-            name.as_ref()
-                .map_or(true, |n| !crate::migrate::is_internal(n))
-        })
+        .filter(|name| name.as_ref().map_or(true, |n| !super::is_internal(n)))
         .collect::<rusqlite::Result<_>>()?;
     let mut counts = Vec::with_capacity(tables.len());
     for table in tables {
