@@ -40,8 +40,8 @@ pub enum Error {
     /// The database file is damaged: SQLite found part of it malformed (a truncated file, a
     /// flipped byte, a broken schema). Nothing was written to it.
     #[error(
-        "{} is damaged ({detail}): run `pipeline-store check` (schema::check) to see what is \
-         wrong, and restore the database from a backup",
+        "{} is damaged ({detail}): restore the database from a backup (`schema::check` lists \
+         what is wrong)",
         path.display()
     )]
     Corrupt {

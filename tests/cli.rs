@@ -792,8 +792,13 @@ fn a_dirty_history_points_at_migrate_repair() -> TestResult {
     assert_eq!(code(&refused), Some(4));
     let message = stderr(&refused);
     assert!(
-        message.contains("pipeline-store migrate repair"),
+        message.contains("run `pipeline-store migrate repair --mark-applied`")
+            && message.contains("run `pipeline-store migrate repair --forget-dirty`"),
         "{message}"
+    );
+    assert!(
+        !message.contains("Migrator::") && !message.contains("DirtyRepair"),
+        "the command names commands, not Rust items: {message}"
     );
     assert_eq!(message.trim_end().lines().count(), 1, "{message}");
     Ok(())
@@ -1559,7 +1564,8 @@ fn a_tagged_listing_over_stale_copies_ends_and_check_and_repair_derived_fix_them
     assert_eq!(code(&archived), Some(0), "{}", stderr(&archived));
     assert!(
         stderr(&archived).contains("pipelines_copy_to_tags is missing")
-            && stderr(&archived).contains("migrate repair --derived"),
+            && stderr(&archived).contains("`pipeline-store migrate repair --derived`")
+            && !stderr(&archived).contains("schema::repair_derived"),
         "an open that finds the trigger missing says so: {}",
         stderr(&archived)
     );
@@ -2075,5 +2081,38 @@ fn migrate_allow_lets_lint_run_and_rehearse_accept_a_finding_without_editing_the
         before,
         "the file is not edited"
     );
+    Ok(())
+}
+
+#[test]
+fn a_damaged_file_gets_command_advice_and_check_does_not_advise_itself() -> TestResult {
+    let db = TempDb::new()?;
+    assert_eq!(code(&run(&db, &["init"])), Some(0));
+    raw(&db.path)?.execute_batch(
+        "PRAGMA writable_schema = ON;
+         UPDATE sqlite_master SET sql = 'CREATE TABLE pipelines (' WHERE name = 'pipelines';",
+    )?;
+    let listed = run(&db, &["pipeline", "list"]);
+    assert_eq!(code(&listed), Some(4));
+    let message = stderr(&listed);
+    assert!(
+        message.contains("is damaged")
+            && message.contains("restore the database from a backup")
+            && message.contains("`pipeline-store check` lists what is wrong"),
+        "{message}"
+    );
+    assert!(!message.contains("schema::"), "{message}");
+    let checked = run(&db, &["check"]);
+    assert_eq!(code(&checked), Some(4));
+    let message = stderr(&checked);
+    assert!(
+        message.contains("is damaged") && message.contains("restore the database from a backup"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("pipeline-store check"),
+        "check does not advise running check: {message}"
+    );
+    assert!(!message.contains("schema::"), "{message}");
     Ok(())
 }

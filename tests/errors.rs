@@ -68,10 +68,9 @@ fn messages_name_what_is_wrong_and_what_to_do() {
             }
             .into(),
             "migration 4 (4_d.sql) is recorded as failed (success = 0 in _sqlx_migrations): an earlier run stopped \
-             partway through it; check the schema it should have created, then either finish it by hand and run \
-             `pipeline-store migrate repair --mark-applied`, or undo what it did and run \
-             `pipeline-store migrate repair --forget-dirty` so it runs again (in code: Migrator::repair with \
-             DirtyRepair::MarkApplied or DirtyRepair::Forget)",
+             partway through it; check the schema it should have created, then either finish it by hand and \
+             record it with `Migrator::repair` and `DirtyRepair::MarkApplied`, or undo what it did and forget \
+             it with `Migrator::repair` and `DirtyRepair::Forget` so it runs again",
         ),
         (
             MigrateError::InvalidFileName {

@@ -622,7 +622,7 @@ fn damaged_databases_are_a_typed_error_naming_the_file() -> TestResult {
         "{error:?}"
     );
     assert!(
-        error.to_string().contains("pipeline-store check") && error.to_string().contains("backup"),
+        error.to_string().contains("`schema::check`") && error.to_string().contains("backup"),
         "{error}"
     );
     Ok(())

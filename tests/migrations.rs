@@ -302,7 +302,7 @@ fn a_dirty_history_row_is_refused_and_nothing_changes() -> TestResult {
     assert!(
         error
             .to_string()
-            .contains("pipeline-store migrate repair --forget-dirty"),
+            .contains("`Migrator::repair` and `DirtyRepair::Forget`"),
         "{error}"
     );
     assert_eq!(snapshot(&conn)?, before);
@@ -715,7 +715,7 @@ fn a_failed_no_transaction_migration_gives_the_connection_back_in_autocommit() -
             matches!(again, MigrateError::Dirty { version: 2, .. }),
             "{again:?}"
         );
-        assert!(again.to_string().contains("migrate repair"), "{again}");
+        assert!(again.to_string().contains("Migrator::repair"), "{again}");
     }
     Ok(())
 }

@@ -94,9 +94,9 @@ pub enum MigrateError {
     #[error(
         "migration {version} ({file}) is recorded as failed (success = 0 in {history}): \
          an earlier run stopped partway through it; check the schema it should have created, \
-         then either finish it by hand and run `pipeline-store migrate repair --mark-applied`, \
-         or undo what it did and run `pipeline-store migrate repair --forget-dirty` so it runs \
-         again (in code: Migrator::repair with DirtyRepair::MarkApplied or DirtyRepair::Forget)"
+         then either finish it by hand and record it with `Migrator::repair` and \
+         `DirtyRepair::MarkApplied`, or undo what it did and forget it with `Migrator::repair` \
+         and `DirtyRepair::Forget` so it runs again"
     )]
     Dirty {
         /// The version.
@@ -256,7 +256,7 @@ pub enum MigrateError {
         "migration {version} ({file}) ran outside a transaction (-- no-transaction) and failed at \
          line {line}: {}; statements before the failing one may have taken effect and its \
          history row is marked failed: fix the schema by hand, then repair the history \
-         (`pipeline-store migrate repair --mark-applied`, or `--forget-dirty` to run it again)",
+         (`Migrator::repair` and `DirtyRepair::MarkApplied`, or `DirtyRepair::Forget` to run it again)",
         sqlite_message(source)
     )]
     FailedOutsideTransaction {
@@ -276,7 +276,7 @@ pub enum MigrateError {
         "migration {version} ({file}) ran outside a transaction (-- no-transaction) and left a \
          transaction of its own open (BEGIN without COMMIT); it was rolled back and the history \
          row is marked failed: end the transaction in the file, fix the schema by hand, then \
-         repair the history (`pipeline-store migrate repair --mark-applied` or `--forget-dirty`)"
+         repair the history (`Migrator::repair` and `DirtyRepair::MarkApplied` or `DirtyRepair::Forget`)"
     )]
     LeftTransactionOpen {
         /// The version.

@@ -129,8 +129,8 @@ impl Migrator {
                         let warning = format!(
                             "migration {} ({}) differs from the file that was applied only in line \
                              endings (CRLF/LF) or a byte order mark, so it is the same migration; \
-                             to record this file's checksum run `pipeline-store migrate repair \
-                             --line-endings` (Migrator::repair with Repair::new().line_endings())",
+                             to record this file's checksum use `Migrator::repair` and \
+                             `Repair::new().line_endings()`",
                             m.version, m.file
                         );
                         decide(self.policies.line_endings, error, warning)?;

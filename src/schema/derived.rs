@@ -180,13 +180,13 @@ pub(crate) fn warn_if_not_kept(conn: &Connection, others_applied: bool, library_
         Ok(None | Some(CopyTrigger::InStep)) => {}
         Ok(Some(CopyTrigger::Missing)) => warn!(
             "{at}: trigger {COPY_TRIGGER} is missing, so renames and archives made from now on \
-             leave pipelines off tagged pages; `schema::repair_derived` (the command: \
-             `migrate repair --derived`) creates it and rewrites the copies"
+             leave pipelines off tagged pages; `schema::repair_derived` creates it and \
+             rewrites the copies"
         ),
         Ok(Some(CopyTrigger::Different(_))) => warn!(
             "{at}: trigger {COPY_TRIGGER} is not the one the migrations create; \
-             `schema::repair_derived` (the command: `migrate repair --derived`) creates it again \
-             and rewrites the copies"
+             `schema::repair_derived` creates it again and \
+             rewrites the copies"
         ),
         Err(error) => log::debug!("{at}: could not look for trigger {COPY_TRIGGER}: {error}"),
     }

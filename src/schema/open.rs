@@ -788,7 +788,7 @@ mod tests {
             warnings[0]
         );
         assert!(
-            warnings[0].contains("pipeline-store migrate repair --line-endings"),
+            warnings[0].contains("`Migrator::repair` and `Repair::new().line_endings()`"),
             "{}",
             warnings[0]
         );

@@ -283,9 +283,47 @@ pub(crate) enum Failure {
     CheckFailed,
 }
 
+/// The library's advice names API items; on the command line each has a command.
+const ADVICE: &[(&str, &str)] = &[
+    (
+        "record it with `Migrator::repair` and `DirtyRepair::MarkApplied`",
+        "run `pipeline-store migrate repair --mark-applied`",
+    ),
+    (
+        "forget it with `Migrator::repair` and `DirtyRepair::Forget`",
+        "run `pipeline-store migrate repair --forget-dirty`",
+    ),
+    (
+        "`Migrator::repair` and `DirtyRepair::MarkApplied`, or `DirtyRepair::Forget` to run it again",
+        "`pipeline-store migrate repair --mark-applied`, or `--forget-dirty` to run it again",
+    ),
+    (
+        "`Migrator::repair` and `DirtyRepair::MarkApplied` or `DirtyRepair::Forget`",
+        "`pipeline-store migrate repair --mark-applied` or `--forget-dirty`",
+    ),
+    (
+        "use `Migrator::repair` and `Repair::new().line_endings()`",
+        "run `pipeline-store migrate repair --line-endings`",
+    ),
+    (
+        "`schema::repair_derived`",
+        "`pipeline-store migrate repair --derived`",
+    ),
+    ("`schema::check` lists", "`pipeline-store check` lists"),
+];
+
+/// A library message with its API advice turned into the command that does the same.
+pub(crate) fn in_command_terms(message: &str) -> String {
+    ADVICE
+        .iter()
+        .fold(message.to_owned(), |text, (api, command)| {
+            text.replace(api, command)
+        })
+}
+
 impl From<Error> for Failure {
     fn from(error: Error) -> Self {
-        let message = error.to_string();
+        let message = in_command_terms(&error.to_string());
         match error {
             Error::InvalidInput { .. }
             | Error::InvalidUrl { .. }
@@ -496,4 +534,58 @@ pub(crate) fn open_history(cli: &Cli) -> Result<Connection, Failure> {
         .create_if_missing(false)
         .migrate(false)
         .open(&cli.db)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every library message that gives API advice reaches the terminal as a command: a change
+    /// to the library's wording that the table no longer matches fails here.
+    #[test]
+    fn library_advice_becomes_command_advice() {
+        let messages = [
+            Error::from(MigrateError::Dirty {
+                version: 4,
+                file: "4_d.sql".into(),
+                history: "_sqlx_migrations".into(),
+            })
+            .to_string(),
+            Error::from(MigrateError::FailedOutsideTransaction {
+                version: 4,
+                file: "4_d.sql".into(),
+                line: 2,
+                source: pipeline_store::rusqlite::Error::InvalidQuery,
+            })
+            .to_string(),
+            Error::from(MigrateError::LeftTransactionOpen {
+                version: 4,
+                file: "4_d.sql".into(),
+            })
+            .to_string(),
+            Error::Corrupt {
+                path: "app.db".into(),
+                detail: "malformed".into(),
+            }
+            .to_string(),
+        ];
+        for message in messages {
+            let shown = in_command_terms(&message);
+            assert_ne!(shown, message, "{message}");
+            for item in ["Migrator::", "DirtyRepair", "Repair::", "schema::"] {
+                assert!(!shown.contains(item), "{item} in {shown}");
+            }
+            assert!(shown.contains("`pipeline-store "), "{shown}");
+        }
+        let warning = "migration 2 (2_b.sql) differs from the file that was applied only in line \
+                       endings (CRLF/LF) or a byte order mark, so it is the same migration; to \
+                       record this file's checksum use `Migrator::repair` and \
+                       `Repair::new().line_endings()`";
+        assert!(
+            in_command_terms(warning)
+                .ends_with("run `pipeline-store migrate repair --line-endings`"),
+            "{}",
+            in_command_terms(warning)
+        );
+    }
 }

@@ -10,7 +10,14 @@ use crate::output::text::{bytes, check_text};
 use crate::{Cli, Failure, Outcome, open_unmigrated};
 
 pub(crate) fn check(cli: &Cli) -> Outcome {
-    let conn = open_unmigrated(cli)?;
+    // A file too damaged to open is the answer `check` was asked for: say so, without
+    // advising to run `check`.
+    let conn = open_unmigrated(cli).map_err(|failure| match failure {
+        Failure::Database(message) => {
+            Failure::Database(message.replace(" (`pipeline-store check` lists what is wrong)", ""))
+        }
+        other => other,
+    })?;
     let report = schema::check(&conn)?;
     emit(cli, &CheckJson::from(&report), |_| check_text(&report))?;
     if report.is_ok() {

@@ -39,7 +39,21 @@ impl log::Log for Progress {
                 .map(|(_, file)| (file.to_owned(), Instant::now()));
         }
         if self.inner.matches(record) {
-            self.inner.log(record);
+            let text = record.args().to_string();
+            let advice = crate::in_command_terms(&text);
+            if advice == text {
+                self.inner.log(record);
+            } else {
+                self.inner.log(
+                    &log::Record::builder()
+                        .args(format_args!("{advice}"))
+                        .metadata(record.metadata().clone())
+                        .module_path(record.module_path())
+                        .file(record.file())
+                        .line(record.line())
+                        .build(),
+                );
+            }
         }
     }
 
