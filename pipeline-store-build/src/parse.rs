@@ -176,25 +176,38 @@ pub fn header(sql: &str) -> Result<Header, String> {
     })
 }
 
+/// The UTF-8 byte order mark some editors write at the start of a file.
+pub const BOM: char = '\u{feff}';
+
+/// The file's text without a leading byte order mark: the one rule for a BOM, so every reader
+/// of a header, a line or a statement sees the same first line.
+#[must_use]
+pub fn without_bom(sql: &str) -> &str {
+    sql.strip_prefix(BOM).unwrap_or(sql)
+}
+
 /// `-- no-transaction` as the first line, after an optional BOM and blank space.
 pub fn no_transaction(sql: &str) -> bool {
-    let body = sql.strip_prefix('\u{feff}').unwrap_or(sql);
-    body.trim_start().starts_with("-- no-transaction")
+    without_bom(sql)
+        .trim_start()
+        .starts_with("-- no-transaction")
 }
 
 /// `-- foreign-keys: off` among the header's comments, or, in a script that runs in a
 /// transaction, a `PRAGMA foreign_keys = OFF` statement.
 pub fn foreign_keys_off(sql: &str) -> bool {
-    let body = sql.strip_prefix('\u{feff}').unwrap_or(sql);
-    header_comments(body).any(|(_, c)| c == "foreign-keys: off")
+    header_comments(sql).any(|(_, c)| c == "foreign-keys: off")
         // A transactional script that says `PRAGMA foreign_keys = OFF` means the same; inside
         // the transaction SQLite would ignore it.
         || (!no_transaction(sql) && crate::sql::switches_foreign_keys_off(sql))
 }
 
-/// The header's comments, trimmed, with their 1-based line numbers.
-fn header_comments(body: &str) -> impl Iterator<Item = (usize, &str)> {
-    body.lines()
+/// The header's comments (the leading run of blank and `--` lines, after an optional BOM),
+/// trimmed of `--` and blank space, with their 1-based line numbers: where every directive is
+/// read from.
+pub fn header_comments(sql: &str) -> impl Iterator<Item = (usize, &str)> {
+    without_bom(sql)
+        .lines()
         .enumerate()
         .map(|(i, line)| (i + 1, line.trim()))
         .filter(|(_, line)| !line.is_empty())
@@ -207,8 +220,7 @@ fn header_comments(body: &str) -> impl Iterator<Item = (usize, &str)> {
 ///
 /// The error names the 1-based line and the reason.
 pub fn equivalent_checksums(sql: &str) -> Result<Vec<[u8; 48]>, String> {
-    let body = sql.strip_prefix('\u{feff}').unwrap_or(sql);
-    header_comments(body)
+    header_comments(sql)
         .filter_map(|(line, comment)| {
             comment
                 .strip_prefix(EQUIVALENT_CHECKSUM_DIRECTIVE)
@@ -242,6 +254,24 @@ pub fn decode_hex_48(text: &str) -> Option<[u8; 48]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_header_reader_sees_the_same_lines_with_or_without_a_bom() {
+        let plain = format!(
+            "-- title\n\n-- foreign-keys: off\n-- {}\nCREATE TABLE t (x);\n",
+            format_args!("{} {}", crate::sql::ALLOW_DIRECTIVE, crate::sql::RULES[3])
+        );
+        let marked = format!("{BOM}{plain}");
+        assert_eq!(without_bom(&marked), plain);
+        assert_eq!(without_bom(&plain), plain);
+        let lines: Vec<_> = header_comments(&plain).collect();
+        assert_eq!(lines, header_comments(&marked).collect::<Vec<_>>());
+        assert_eq!(lines[1], (3, "foreign-keys: off"));
+        assert!(foreign_keys_off(&marked) && foreign_keys_off(&plain));
+        assert_eq!(crate::sql::allowed(&marked), crate::sql::allowed(&plain));
+        assert_eq!(crate::sql::allowed(&marked).0, vec![crate::sql::RULES[3]]);
+        assert!(no_transaction(&format!("{BOM}-- no-transaction\nVACUUM;")));
+    }
 
     #[test]
     fn splits_like_sqlx() {

@@ -260,24 +260,12 @@ pub const RULES: [&str; 4] = [
 /// The escape: `-- pipeline-store: allow RULE` in the file's header.
 pub const ALLOW_DIRECTIVE: &str = "pipeline-store: allow";
 
-/// The header's comment lines (the leading run of blank and `--` lines), trimmed of `--`, with
-/// their 1-based line numbers.
-fn header_comments(sql: &str) -> Vec<(usize, &str)> {
-    let body = sql.strip_prefix('\u{feff}').unwrap_or(sql);
-    body.lines()
-        .enumerate()
-        .map(|(i, line)| (i + 1, line.trim()))
-        .filter(|(_, line)| !line.is_empty())
-        .map_while(|(i, line)| line.strip_prefix("--").map(|c| (i, c.trim())))
-        .collect()
-}
-
 /// The rules the file allows through `-- pipeline-store: allow RULE`, and the lines that name a
 /// rule that does not exist.
 pub fn allowed(sql: &str) -> (Vec<&str>, Vec<(usize, &str)>) {
     let mut rules = Vec::new();
     let mut unknown = Vec::new();
-    for (line, comment) in header_comments(sql) {
+    for (line, comment) in crate::parse::header_comments(sql) {
         if let Some(rest) = comment.strip_prefix(ALLOW_DIRECTIVE) {
             for rule in rest.split([',', ' ']).filter(|r| !r.is_empty()) {
                 if RULES.contains(&rule) {
@@ -426,10 +414,10 @@ fn directive_findings(sql: &str) -> Vec<TextFinding> {
             .trim_end_matches(';')
             .to_owned()
     };
-    let body = sql.strip_prefix('\u{feff}').unwrap_or(sql);
+    let body = crate::parse::without_bom(sql);
     let raw_lines: Vec<&str> = body.lines().collect();
     let mut findings = Vec::new();
-    for (line, comment) in header_comments(sql) {
+    for (line, comment) in crate::parse::header_comments(sql) {
         let raw = raw_lines.get(line - 1).map_or("", |l| l.trim());
         let (meant, problem) = match normalize(comment).as_str() {
             // `parse::foreign_keys_off`: any header line whose comment is exactly this.
@@ -462,7 +450,7 @@ fn directive_findings(sql: &str) -> Vec<TextFinding> {
 
 /// Whether `line` is the first non-blank line of the file (after a BOM).
 fn line_is_first(sql: &str, line: usize) -> bool {
-    let body = sql.strip_prefix('\u{feff}').unwrap_or(sql);
+    let body = crate::parse::without_bom(sql);
     body.lines()
         .position(|l| !l.trim().is_empty())
         .is_some_and(|first| first + 1 == line)

@@ -247,12 +247,12 @@ impl Migration {
     /// the same file checked out on another system. Computed only when a checksum differs.
     #[must_use]
     pub(crate) fn differs_only_in_line_endings(&self, recorded: &[u8]) -> bool {
-        let base = self.sql.strip_prefix('\u{feff}').unwrap_or(&self.sql);
+        let base = super::parse::without_bom(&self.sql);
         let lf = base.replace("\r\n", "\n");
         let crlf = lf.replace('\n', "\r\n");
         [lf, crlf].iter().any(|text| {
             recorded == checksum(text.as_bytes())
-                || recorded == checksum(format!("\u{feff}{text}").as_bytes())
+                || recorded == checksum(format!("{}{text}", super::parse::BOM).as_bytes())
         })
     }
 

@@ -389,7 +389,7 @@ fn statement_start(sql: &str, mut at: usize) -> usize {
                     .find("*/")
                     .map_or(bytes.len(), |i| at + 2 + i + 2);
             }
-            _ if sql[at..].starts_with('\u{feff}') => at += '\u{feff}'.len_utf8(),
+            _ if sql[at..].starts_with(super::parse::BOM) => at += super::parse::BOM.len_utf8(),
             _ => break,
         }
     }
