@@ -2116,3 +2116,49 @@ fn a_damaged_file_gets_command_advice_and_check_does_not_advise_itself() -> Test
     assert!(!message.contains("schema::"), "{message}");
     Ok(())
 }
+
+#[test]
+fn migrations_added_within_one_second_each_get_their_own_version() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut versions = Vec::new();
+    for (i, words) in ["first step", "second step", "third step"]
+        .iter()
+        .enumerate()
+    {
+        let args: &[&str] = if i == 1 {
+            &["migrate", "add", "-r", words, "--json"]
+        } else {
+            &["migrate", "add", words, "--json"]
+        };
+        let added = json(&run_in(dir.path(), args));
+        versions.push(added["version"].as_i64().ok_or("a version")?);
+    }
+    let mut sorted = versions.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(sorted, versions, "distinct and in the order added");
+    let migrator = pipeline_store::migrate::Migrator::from_dir(dir.path().join("migrations"))?;
+    let loaded: Vec<i64> = migrator
+        .migrations()
+        .iter()
+        .map(pipeline_store::migrate::Migration::version)
+        .collect();
+    assert_eq!(loaded, versions, "the loader reads all three");
+    Ok(())
+}
+
+#[test]
+fn another_databases_url_is_a_usage_error() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    for url in ["postgres://user@host/db", "mysql://host/db"] {
+        let refused = run_in(dir.path(), &["--db", url, "pipeline", "list"]);
+        assert_eq!(code(&refused), Some(2), "{url}: {}", stderr(&refused));
+        assert!(
+            stderr(&refused).contains("is not a SQLite URL"),
+            "{}",
+            stderr(&refused)
+        );
+        assert_eq!(std::fs::read_dir(dir.path())?.count(), 0, "nothing created");
+    }
+    Ok(())
+}

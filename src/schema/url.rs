@@ -47,6 +47,12 @@ impl DatabaseUrl {
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
         else {
+            if let Some(scheme) = other_scheme(url) {
+                return Err(invalid(&format!(
+                    "`{scheme}://` is not a SQLite URL; give a file path, `sqlite://path` or \
+                     `sqlite::memory:`"
+                )));
+            }
             // A plain path, taken literally.
             return Ok(Self {
                 location: Location::File(PathBuf::from(url)),
@@ -131,9 +137,56 @@ fn path_from_bytes(bytes: Vec<u8>) -> std::result::Result<PathBuf, ()> {
     String::from_utf8(bytes).map(PathBuf::from).map_err(|_| ())
 }
 
+/// The scheme of a URL for another database (`postgres://`, `mysql://`, `https://`): two or
+/// more letters, digits, `+`, `-` or `.` before `://`, starting with a letter. A single letter
+/// is a Windows drive, and SQLite's own `file:` URIs are left to SQLite.
+fn other_scheme(url: &str) -> Option<&str> {
+    let (scheme, _) = url.split_once("://")?;
+    let well_formed = scheme.len() >= 2
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    (well_formed && !scheme.eq_ignore_ascii_case("file")).then_some(scheme)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn another_databases_url_is_refused_and_paths_are_not() {
+        for url in [
+            "postgres://u@h/db",
+            "mysql://h/db",
+            "postgresql+psycopg://h",
+            "https://x/a.db",
+        ] {
+            let error = DatabaseUrl::parse(url).unwrap_err();
+            assert!(
+                matches!(&error, Error::InvalidUrl { url: u, reason } if u == url && reason.contains("is not a SQLite URL")),
+                "{url}: {error:?}"
+            );
+        }
+        for path in [
+            "C://data/a.db",
+            "dir/a://b.db",
+            "./x://y",
+            "file://a.db",
+            "a.db",
+        ] {
+            assert!(
+                matches!(
+                    DatabaseUrl::parse(path),
+                    Ok(DatabaseUrl {
+                        location: Location::File(_),
+                        ..
+                    })
+                ),
+                "{path}"
+            );
+        }
+    }
 
     fn file(path: &str, mode: Option<Mode>) -> DatabaseUrl {
         DatabaseUrl {

@@ -5,7 +5,6 @@ use std::io::Write as _;
 use std::path::Path;
 
 use pipeline_store::migrate::{MigrationStatus, Migrator, Repair};
-use pipeline_store::model::Timestamp;
 use pipeline_store::schema::{self};
 
 use crate::commands::init::apply;
@@ -356,11 +355,6 @@ pub(crate) fn migrate_add(
         .filter(|w| !w.is_empty())
         .collect::<Vec<_>>()
         .join("_");
-    let now = Timestamp::now().to_string();
-    let version: String = now.chars().filter(char::is_ascii_digit).take(14).collect();
-    let name = format!("{version}_{snake}.sql");
-    // The name must be one the loader accepts.
-    pipeline_store::migrate::Migration::from_file(name.clone(), "").map_err(Failure::from)?;
     std::fs::create_dir_all(source)
         .map_err(|e| Failure::Database(format!("cannot create {}: {e}", source.display())))?;
     let existing: Vec<String> = std::fs::read_dir(source)
@@ -368,14 +362,30 @@ pub(crate) fn migrate_add(
         .filter_map(Result::ok)
         .map(|entry| entry.file_name().to_string_lossy().into_owned())
         .collect();
-    if let Some(clash) = existing
-        .iter()
-        .find(|existing| existing.starts_with(&format!("{version}_")))
-    {
-        return Err(Failure::Usage(format!(
-            "migration version {version} is already used by {clash}; wait a second and try again"
-        )));
-    }
+    // The version is the time now, to the second; a second that already has a migration (two
+    // added within one second) takes the next free second, so each gets its own version.
+    let mut at = time::OffsetDateTime::now_utc();
+    let version = loop {
+        let version = format!(
+            "{:04}{:02}{:02}{:02}{:02}{:02}",
+            at.year(),
+            u8::from(at.month()),
+            at.day(),
+            at.hour(),
+            at.minute(),
+            at.second()
+        );
+        if !existing
+            .iter()
+            .any(|e| e.starts_with(&format!("{version}_")))
+        {
+            break version;
+        }
+        at += time::Duration::SECOND;
+    };
+    let name = format!("{version}_{snake}.sql");
+    // The name must be one the loader accepts.
+    pipeline_store::migrate::Migration::from_file(name.clone(), "").map_err(Failure::from)?;
     // A file dated in the future (a clock that was ahead, a hand-picked version) would run after
     // the new one, and a database that already has it would refuse the new one as out of order.
     let newer = existing
