@@ -2162,3 +2162,22 @@ fn another_databases_url_is_a_usage_error() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn a_reading_command_on_an_in_memory_url_says_there_is_nothing_to_read() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    for url in [":memory:", "sqlite::memory:"] {
+        for args in [&["pipeline", "list"][..], &["migrate", "info"], &["check"]] {
+            let mut all = vec!["--db", url];
+            all.extend_from_slice(args);
+            let refused = run_in(dir.path(), &all);
+            assert_eq!(code(&refused), Some(2), "{all:?}: {}", stderr(&refused));
+            let message = stderr(&refused);
+            assert!(
+                message.contains("starts empty at every open") && message.contains("database file"),
+                "{all:?}: {message}"
+            );
+        }
+    }
+    Ok(())
+}

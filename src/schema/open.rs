@@ -547,7 +547,10 @@ impl OpenOptions {
                 if read_only {
                     return Err(Error::InvalidUrl {
                         url: url.to_owned(),
-                        reason: "an in-memory database cannot be opened read-only".to_owned(),
+                        reason: "an in-memory database starts empty at every open, so opened \
+                                 read-only it has nothing to read; give a database file (a path or \
+                                 `sqlite://path`)"
+                            .to_owned(),
                     });
                 }
                 let conn = Connection::open_in_memory()?;
