@@ -220,7 +220,9 @@ pub(crate) enum PipelineCommand {
     Create {
         /// Its unique name.
         name: String,
-        /// A stage, in order: `TYPE:ALGORITHM[:key=value,...]`, e.g. `compression:zstd:level=9`.
+        /// A stage, in order: `TYPE:ALGORITHM[:key=value,...]`, e.g. `compression:zstd:level=9`;
+        /// TYPE is compression, encryption, transform, checksum or passthrough, or
+        /// `custom:NAME` for a type of your own.
         #[arg(long = "stage", value_name = "TYPE:ALGORITHM[:key=value,...]")]
         stages: Vec<String>,
         /// A configuration entry.

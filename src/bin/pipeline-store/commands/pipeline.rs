@@ -29,22 +29,39 @@ pub(crate) fn find(conn: &Connection, key: &str) -> Result<Pipeline, Failure> {
 pub(crate) fn parse_stage(spec: &str, taken: &mut Vec<String>) -> Result<NewStage, Failure> {
     let bad = |why: &str| {
         Failure::Usage(format!(
-            "invalid --stage `{spec}`: {why} (expected TYPE:ALGORITHM[:key=value,...])"
+            "invalid --stage `{spec}`: {why} (expected TYPE:ALGORITHM[:key=value,...], or \
+             custom:NAME:ALGORITHM[:key=value,...] for a type of your own)"
         ))
     };
-    let mut parts = spec.splitn(3, ':');
-    let kind = parts.next().unwrap_or_default().trim();
-    let algorithm = parts
-        .next()
-        .map(str::trim)
-        .ok_or_else(|| bad("no algorithm"))?;
+    let (kind, rest) = spec.split_once(':').unwrap_or((spec, ""));
+    let kind = kind.trim();
     if kind.is_empty() {
         return Err(bad("no stage type"));
     }
+    // `custom:NAME:...` names a type of its own; any other first part must be a known type, so
+    // a misspelt one (`compresion`) is refused instead of stored as a new kind.
+    let (stage_type, rest) = if kind.eq_ignore_ascii_case("custom") {
+        let (name, rest) = rest.split_once(':').unwrap_or((rest, ""));
+        if name.trim().is_empty() {
+            return Err(bad("no name after `custom:`"));
+        }
+        (StageType::parse(name.trim()), rest)
+    } else {
+        match StageType::parse(kind) {
+            StageType::Other(_) => {
+                return Err(bad(&format!(
+                    "unknown stage type `{kind}` (known: compression, encryption, transform, \
+                     checksum, passthrough)"
+                )));
+            }
+            known => (known, rest),
+        }
+    };
+    let mut parts = rest.splitn(2, ':');
+    let algorithm = parts.next().unwrap_or_default().trim();
     if algorithm.is_empty() {
         return Err(bad("no algorithm"));
     }
-    let stage_type = StageType::parse(kind);
     let base = stage_type.as_str().to_ascii_lowercase();
     let mut name = base.clone();
     let mut n = 1;
@@ -313,11 +330,39 @@ mod tests {
             "compression:",
             "compression:zstd:level",
             "compression:zstd:=3",
+            "compresion:zstd",
+            "custom",
+            "custom:",
+            "custom::zstd",
+            "custom:dedupe",
+            "custom:dedupe:",
         ] {
             assert!(
                 matches!(parse_stage(bad, &mut taken), Err(Failure::Usage(_))),
                 "{bad}"
             );
         }
+        let Err(Failure::Usage(message)) = parse_stage("compresion:zstd", &mut taken) else {
+            panic!("a misspelt type is refused");
+        };
+        assert!(
+            message.contains("unknown stage type `compresion`") && message.contains("custom:NAME"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_custom_stage_type_is_written_custom_name_algorithm() {
+        let mut taken = Vec::new();
+        let stage = parse_stage("custom:dedupe:rolling:window=64", &mut taken).unwrap();
+        assert_eq!(stage.stage_type, StageType::parse("dedupe"));
+        assert!(matches!(stage.stage_type, StageType::Other(_)));
+        assert_eq!(
+            (stage.name.as_str(), stage.algorithm.as_str()),
+            ("dedupe", "rolling")
+        );
+        assert_eq!(stage.parameters.len(), 1);
+        let known = parse_stage("CUSTOM:checksum:sha256", &mut taken).unwrap();
+        assert_eq!(known.stage_type, StageType::Checksum);
     }
 }
