@@ -522,12 +522,12 @@ pub(crate) fn open_read(cli: &Cli) -> Result<Connection, Failure> {
 }
 
 /// Opens without applying migrations, so their state can be reported.
-pub(crate) fn open_unmigrated(cli: &Cli) -> Result<Connection, Failure> {
-    Ok(OpenOptions::new()
+pub(crate) fn open_unmigrated(cli: &Cli) -> pipeline_store::Result<Connection> {
+    OpenOptions::new()
         .create_if_missing(false)
         .read_only(true)
         .migrate(false)
-        .open(&cli.db)?)
+        .open(&cli.db)
 }
 
 /// Opens for writing without applying migrations: for commands that change the history.

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use pipeline_store::Error;
 use pipeline_store::schema::{self, OpenOptions};
 
 use crate::output::emit;
@@ -10,13 +11,14 @@ use crate::output::text::{bytes, check_text};
 use crate::{Cli, Failure, Outcome, open_unmigrated};
 
 pub(crate) fn check(cli: &Cli) -> Outcome {
-    // A file too damaged to open is the answer `check` was asked for: say so, without
-    // advising to run `check`.
-    let conn = open_unmigrated(cli).map_err(|failure| match failure {
-        Failure::Database(message) => {
-            Failure::Database(message.replace(" (`pipeline-store check` lists what is wrong)", ""))
-        }
-        other => other,
+    // A file too damaged to open is the answer `check` was asked for: say so, without the
+    // library's advice to check it.
+    let conn = open_unmigrated(cli).map_err(|error| match error {
+        Error::Corrupt { path, detail } => Failure::Database(format!(
+            "{} is damaged ({detail}): restore the database from a backup",
+            path.display()
+        )),
+        other => other.into(),
     })?;
     let report = schema::check(&conn)?;
     emit(cli, &CheckJson::from(&report), |_| check_text(&report))?;
