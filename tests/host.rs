@@ -389,7 +389,7 @@ fn repair_revert_and_baseline_of_one_set_leave_the_other_sets_rows_byte_for_byte
 #[test]
 fn eight_processes_opening_a_new_host_database_apply_each_migration_of_each_set_once() -> TestResult
 {
-    use crate::reliability::{ARG, read_until, spawn, wait_bounded};
+    use crate::common::child::{ARG, read_until, spawn, wait_bounded};
     let db = TempDb::new()?;
     let go = db.dir.path().join("go");
     let go_text = go.display().to_string();

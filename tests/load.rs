@@ -1,7 +1,8 @@
 //! Reliability under load: a backup while another process writes, racers waiting for a
 //! `-- no-transaction` migration, read-only media, damaged files, leftovers of killed backups.
 //!
-//! Child processes come from [`crate::reliability`]: this module adds their roles.
+//! Child processes come from `common::child` and enter at `reliability::child_process`: this
+//! module adds their roles.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -15,8 +16,10 @@ use pipeline_store::rusqlite::functions::FunctionFlags;
 use pipeline_store::schema::{self, OpenOptions};
 use pipeline_store::{Error, initialize_database};
 
+use crate::common::child::{
+    ARG, CHILD_LIMIT, KILL_AT, register_checkpoints, said, spawn, wait_bounded, wait_for, watch,
+};
 use crate::common::{TempDb, TestResult, beside, raw};
-use crate::reliability::{ARG, CHILD_LIMIT, KILL_AT, register_checkpoints, spawn, wait_bounded};
 
 /// The roles this module gives child processes.
 pub(crate) fn child_role(role: &str, url: &str) -> TestResult {
@@ -216,41 +219,6 @@ fn a_backup_finishes_while_another_process_commits_continuously() -> TestResult 
     Ok(())
 }
 
-/// The lines a child prints, as they come.
-pub(crate) fn watch(
-    child: &mut std::process::Child,
-) -> TestResult<std::sync::mpsc::Receiver<String>> {
-    use std::io::BufRead as _;
-    let stdout = child.stdout.take().ok_or("piped stdout")?;
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = sender.send(crate::reliability::said(&line).to_owned());
-        }
-    });
-    Ok(receiver)
-}
-
-/// Waits (bounded) for a line that satisfies `until`; returns every line up to it.
-pub(crate) fn wait_for(
-    lines: &std::sync::mpsc::Receiver<String>,
-    until: impl Fn(&str) -> bool,
-) -> TestResult<Vec<String>> {
-    let deadline = Instant::now() + CHILD_LIMIT;
-    let mut seen = Vec::new();
-    while let Ok(line) = lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-        let done = until(&line);
-        seen.push(line);
-        if done {
-            return Ok(seen);
-        }
-    }
-    Err(format!("the child never got there: {seen:?}").into())
-}
-
 #[test]
 fn racers_wait_for_a_running_no_transaction_migration_instead_of_calling_it_dirty() -> TestResult {
     let db = TempDb::new()?;
@@ -414,14 +382,14 @@ fn run_as_unprivileged(url: &str) -> TestResult<Option<Vec<String>>> {
     };
     let output = command
         .args(args)
-        .env(crate::reliability::ROLE, "read-only-media")
-        .env(crate::reliability::DB, url)
+        .env(crate::common::child::ROLE, "read-only-media")
+        .env(crate::common::child::DB, url)
         .env_remove(ARG)
         .stdin(Stdio::null())
         .output()?;
     let lines: Vec<String> = String::from_utf8_lossy(&output.stdout)
         .lines()
-        .map(|l| crate::reliability::said(l).to_owned())
+        .map(|l| said(l).to_owned())
         .collect();
     assert!(
         output.status.success(),

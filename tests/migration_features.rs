@@ -10,7 +10,7 @@ use pipeline_store::rusqlite::Connection;
 use pipeline_store::schema::{self, OpenOptions};
 use pipeline_store::{MigrateError, initialize_database};
 
-use crate::common::{TempDb, TestResult, snapshot, tables, write_migrations};
+use crate::common::{REBUILD_PIPELINES, TempDb, TestResult, snapshot, tables, write_migrations};
 
 fn versions(conn: &Connection) -> TestResult<Vec<i64>> {
     Ok(migrate::applied(conn)?.iter().map(|a| a.version).collect())
@@ -120,23 +120,6 @@ fn a_failed_no_transaction_migration_is_dirty_until_repaired() -> TestResult {
     assert_eq!(broken.run(&mut again)?.applied.len(), 1);
     Ok(())
 }
-
-/// Rebuilds `pipelines` with SQLite's 12-step procedure (new table, copy, drop, rename).
-pub(crate) const REBUILD_PIPELINES: &str = "
-CREATE TABLE pipelines_new (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    archived BOOLEAN NOT NULL DEFAULT false,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    owner TEXT
-);
-INSERT INTO pipelines_new (id, name, archived, created_at, updated_at)
-    SELECT id, name, archived, created_at, updated_at FROM pipelines;
-DROP TABLE pipelines;
-ALTER TABLE pipelines_new RENAME TO pipelines;
-CREATE INDEX IF NOT EXISTS idx_pipelines_name ON pipelines(name) WHERE archived = false;
-";
 
 fn with_rebuild(sql: String) -> TestResult<Migrator> {
     let mut migrations = schema::migrator().migrations().to_vec();

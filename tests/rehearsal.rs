@@ -9,8 +9,8 @@ use pipeline_store::rusqlite::Connection;
 use pipeline_store::schema::{self, OpenOptions};
 use pipeline_store::{Error, initialize_database};
 
+use crate::common::REBUILD_PIPELINES;
 use crate::common::{TempDb, TestResult, snapshot};
-use crate::migration_features::REBUILD_PIPELINES;
 
 /// A database with three pipelines of two stages (one parameter each).
 fn seeded() -> TestResult<TempDb> {
@@ -254,13 +254,13 @@ fn a_kept_copy_of_a_private_database_is_private() -> TestResult {
 fn a_rehearsal_while_another_process_writes_sees_one_snapshot() -> TestResult {
     let db = seeded()?;
     let conn = initialize_database(&db.url())?;
-    let mut writer = crate::reliability::spawn("write-forever", &db.url(), &[])?;
-    let lines = crate::load::watch(&mut writer)?;
-    crate::load::wait_for(&lines, |line| line == "writing")?;
+    let mut writer = crate::common::child::spawn("write-forever", &db.url(), &[])?;
+    let lines = crate::common::child::watch(&mut writer)?;
+    crate::common::child::wait_for(&lines, |line| line == "writing")?;
     let rehearsal =
         with("CREATE INDEX by_name ON pipeline_configuration(value);")?.rehearse(&conn, None);
     writer.kill()?;
-    crate::reliability::wait_bounded(&mut writer)?;
+    crate::common::child::wait_bounded(&mut writer)?;
     let rehearsal = rehearsal?;
     assert!(rehearsal.is_ok(), "{rehearsal:#?}");
     let pipelines_rows = rehearsal.steps[0]

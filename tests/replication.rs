@@ -15,8 +15,7 @@ use pipeline_store::repo::pipelines::{self, ListQuery};
 use pipeline_store::schema::{self, OpenOptions};
 
 use crate::common::TestResult;
-use crate::load::{wait_for, watch};
-use crate::reliability::{spawn, wait_bounded};
+use crate::common::child::{spawn, wait_bounded, wait_for, watch};
 
 /// The `litestream` binary, or `None` (with the reason printed) when it is not installed and
 /// not required.

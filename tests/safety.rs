@@ -5,8 +5,8 @@ use pipeline_store::model::{NewPipeline, NewStage, StageType};
 use pipeline_store::repo::pipelines;
 use pipeline_store::{Error, initialize_database, schema};
 
+use crate::common::REBUILD_PIPELINES;
 use crate::common::{TempDb, TestResult, snapshot, write_migrations};
-use crate::migration_features::REBUILD_PIPELINES;
 
 /// A database file with the embedded schema and one pipeline with two stages.
 fn seeded_file() -> TestResult<TempDb> {

@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 
 use pipeline_store::rusqlite::Connection;
 
+pub mod child;
+
 /// The error type tests return, so they can use `?` on anything.
 pub type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
 
@@ -111,3 +113,20 @@ pub fn hex(bytes: &[u8]) -> String {
         out
     })
 }
+
+/// Rebuilds `pipelines` with SQLite's 12-step procedure (new table, copy, drop, rename).
+pub const REBUILD_PIPELINES: &str = "
+CREATE TABLE pipelines_new (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    archived BOOLEAN NOT NULL DEFAULT false,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    owner TEXT
+);
+INSERT INTO pipelines_new (id, name, archived, created_at, updated_at)
+    SELECT id, name, archived, created_at, updated_at FROM pipelines;
+DROP TABLE pipelines;
+ALTER TABLE pipelines_new RENAME TO pipelines;
+CREATE INDEX IF NOT EXISTS idx_pipelines_name ON pipelines(name) WHERE archived = false;
+";
