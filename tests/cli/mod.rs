@@ -7,6 +7,7 @@ mod host;
 mod inspect;
 mod migrate;
 mod pipeline;
+mod shapes;
 
 use std::path::Path;
 use std::process::{Command, Output};
