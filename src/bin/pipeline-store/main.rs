@@ -1,21 +1,22 @@
 //! `pipeline-store`: create, inspect, migrate and check a pipeline database from the shell.
 //!
 //! Built with `--features cli`. See `pipeline-store --help`, and the README for the JSON shapes.
-//! `main.rs` holds the arguments, the dispatch and the exit codes; `commands/` one module per
-//! command group; `output/` the text and JSON forms.
+//! `args.rs` holds the arguments; `main.rs` the dispatch, the errors and the exit codes;
+//! `commands/` one module per command group; `output/` the text and JSON forms.
 
+mod args;
 mod commands;
 mod output;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{ArgAction, CommandFactory, Parser, Subcommand};
-use pipeline_store::migrate::{DirtyRepair, Repair};
+use clap::{CommandFactory, Parser};
 use pipeline_store::rusqlite::Connection;
 use pipeline_store::schema::{self, OpenOptions};
 use pipeline_store::{Error, MigrateError};
 
+use crate::args::{Cli, Command, MigrateCommand};
+use crate::commands::backup::{backup, restore};
 use crate::commands::check::check;
 use crate::commands::init::{demo, init};
 use crate::commands::migrate::{
@@ -23,258 +24,6 @@ use crate::commands::migrate::{
     migrate_rehearse, migrate_repair, migrate_revert, migrate_run, migrate_validate,
 };
 use crate::commands::pipeline::pipeline;
-
-const EXIT_CODES: &str = "\
-Exit status:
-  0  success
-  1  `check` found problems
-  2  bad usage: unknown option, malformed argument, refused name, missing --yes
-  3  not found: no such pipeline, no database file
-  4  database problem: not a database, read-only, locked, migrations refused or failed";
-
-/// Create, inspect, migrate and check a pipeline database.
-#[derive(Debug, Parser)]
-#[command(name = "pipeline-store", version, about, after_help = EXIT_CODES)]
-pub(crate) struct Cli {
-    /// The database: a path, `sqlite://path`, `sqlite::memory:`; `?mode=ro` opens read-only.
-    #[arg(
-        long,
-        global = true,
-        env = "PIPELINE_STORE_DB",
-        default_value = "./pipeline.db"
-    )]
-    db: String,
-    /// Print JSON instead of tables.
-    #[arg(long, global = true)]
-    json: bool,
-    /// Log more: -v for each applied migration, -vv for every step (`RUST_LOG` overrides).
-    #[arg(short, long, global = true, action = ArgAction::Count)]
-    verbose: u8,
-    /// No progress line on stderr while a long migration runs.
-    #[arg(short, long, global = true)]
-    quiet: bool,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-pub(crate) enum Command {
-    /// Create the database if needed and apply pending migrations.
-    Init,
-    /// Create a database with example pipelines and print them.
-    Demo,
-    /// Inspect, apply and add migrations.
-    Migrate {
-        /// The history table of the migrations given with `--source` (default
-        /// `_sqlx_migrations`): a host program's set kept beside this crate's in one database.
-        /// The other sets' tables and rows are never read or written.
-        #[arg(long, global = true, value_name = "TABLE")]
-        history_table: Option<String>,
-        #[command(subcommand)]
-        command: MigrateCommand,
-    },
-    /// Create, list, show and change pipelines.
-    Pipeline {
-        #[command(subcommand)]
-        command: PipelineCommand,
-    },
-    /// Run integrity, foreign-key and migration checks; exit 1 if any fails.
-    Check,
-    /// Copy the live database into a new file DEST, consistently while others write (SQLite's
-    /// online backup). For continuous replication to another disk or host, run Litestream
-    /// beside the program (see the README's Replication section).
-    Backup {
-        /// The new file; never overwritten.
-        dest: PathBuf,
-    },
-    /// Make a new database file DEST from a backup SRC (checked to be a SQLite database first);
-    /// never overwrites. To restore from a Litestream replica, use `litestream restore`.
-    Restore {
-        /// The backup to restore from.
-        src: PathBuf,
-        /// The new database file.
-        dest: PathBuf,
-    },
-    /// Print a completion script for a shell: `pipeline-store completions bash > /etc/bash_completion.d/pipeline-store`.
-    Completions {
-        /// bash, zsh, fish, powershell or elvish.
-        shell: clap_complete::Shell,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub(crate) enum MigrateCommand {
-    /// Every version with its state, description, install time and duration.
-    Info {
-        /// Use the migrations in this directory instead of the built-in ones.
-        #[arg(long)]
-        source: Option<PathBuf>,
-    },
-    /// Apply pending migrations.
-    Run {
-        /// Only list what would be applied.
-        #[arg(long)]
-        dry_run: bool,
-        /// Use the migrations in this directory instead of the built-in ones.
-        #[arg(long)]
-        source: Option<PathBuf>,
-        /// Allow lint rule RULE for migration VERSION (every migration without `@VERSION`)
-        /// without editing the file, as `-- pipeline-store: allow RULE` in its header would.
-        #[arg(long, value_name = "RULE[@VERSION]")]
-        allow: Vec<String>,
-    },
-    /// Revert applied migrations with their down scripts: the last one, or all after `--to`.
-    Revert {
-        /// Revert every migration newer than this version (0: all of them).
-        #[arg(long)]
-        to: Option<i64>,
-        /// Use the migrations in this directory instead of the built-in ones.
-        #[arg(long)]
-        source: Option<PathBuf>,
-    },
-    /// Record migrations up to VERSION as applied without running them (adopt a database made
-    /// by hand or by older scripts).
-    Baseline {
-        /// The last version to record.
-        version: i64,
-        /// Use the migrations in this directory instead of the built-in ones.
-        #[arg(long)]
-        source: Option<PathBuf>,
-    },
-    /// Repair the migration history. Nothing is changed unless asked for.
-    Repair {
-        /// Record the file's checksum where it differs only in line endings or a BOM.
-        #[arg(long)]
-        line_endings: bool,
-        /// Record dirty (failed) migrations as applied, after finishing their schema by hand.
-        #[arg(long, conflicts_with = "forget_dirty")]
-        mark_applied: bool,
-        /// Forget dirty (failed) migrations so they run again, after undoing them by hand.
-        #[arg(long)]
-        forget_dirty: bool,
-        /// Forget applied versions this build does not know.
-        #[arg(long)]
-        forget_missing: bool,
-        /// Rewrite derived data (the tag rows' copies of their pipeline's name and archived
-        /// flag) from what it is derived from, and create its trigger again if it is missing.
-        #[arg(long)]
-        derived: bool,
-        /// Use the migrations in this directory instead of the built-in ones.
-        #[arg(long)]
-        source: Option<PathBuf>,
-    },
-    /// Run every migration up, down and up again on an in-memory database.
-    Validate {
-        /// Validate the migrations in this directory instead of the built-in ones.
-        #[arg(long)]
-        source: Option<PathBuf>,
-    },
-    /// Apply the pending migrations to a copy and report what they do to the data: rows per
-    /// table, schema changes, checks, time. The database is only read. Exit 1 when a table
-    /// loses rows or a check fails.
-    Rehearse {
-        /// Rehearse the migrations in this directory instead of the built-in ones.
-        #[arg(long)]
-        source: Option<PathBuf>,
-        /// Leave the rehearsed copy here (a new file) instead of deleting it.
-        #[arg(long)]
-        keep: Option<PathBuf>,
-        /// Allow lint rule RULE for migration VERSION (every migration without `@VERSION`)
-        /// without editing the file, as `-- pipeline-store: allow RULE` in its header would.
-        #[arg(long, value_name = "RULE[@VERSION]")]
-        allow: Vec<String>,
-    },
-    /// Print how the schema differs from the one the applied migrations build: exit 1 on drift.
-    Diff {
-        /// Use the migrations in this directory instead of the built-in ones.
-        #[arg(long)]
-        source: Option<PathBuf>,
-    },
-    /// Lint every migration (and down script) before it runs: exit 1 on a finding the file does
-    /// not allow.
-    Lint {
-        /// Lint the migrations in this directory instead of the built-in ones.
-        #[arg(long)]
-        source: Option<PathBuf>,
-        /// Allow lint rule RULE for migration VERSION (every migration without `@VERSION`)
-        /// without editing the file, as `-- pipeline-store: allow RULE` in its header would.
-        #[arg(long, value_name = "RULE[@VERSION]")]
-        allow: Vec<String>,
-    },
-    /// Write a new, empty migration file named `<UTC timestamp>_<description>.sql`.
-    Add {
-        /// What the migration does, in words or `snake_case` (`add pipeline owner`).
-        description: String,
-        /// The migrations directory.
-        #[arg(long, default_value = "migrations")]
-        source: PathBuf,
-        /// Write a reversible pair, `<version>_<description>.up.sql` and `.down.sql`.
-        #[arg(short = 'r', long)]
-        reversible: bool,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub(crate) enum PipelineCommand {
-    /// Create a pipeline.
-    Create {
-        /// Its unique name.
-        name: String,
-        /// A stage, in order: `TYPE:ALGORITHM[:key=value,...]`, e.g. `compression:zstd:level=9`;
-        /// TYPE is compression, encryption, transform, checksum or passthrough, or
-        /// `custom:NAME` for a type of your own.
-        #[arg(long = "stage", value_name = "TYPE:ALGORITHM[:key=value,...]")]
-        stages: Vec<String>,
-        /// A configuration entry.
-        #[arg(long = "config", value_name = "KEY=VALUE")]
-        config: Vec<String>,
-        /// A tag.
-        #[arg(long = "tag", value_name = "TAG")]
-        tags: Vec<String>,
-    },
-    /// List pipelines (active ones unless told otherwise).
-    List {
-        /// Archived pipelines only.
-        #[arg(long, conflicts_with = "all")]
-        archived: bool,
-        /// Active and archived pipelines.
-        #[arg(long)]
-        all: bool,
-        /// Only pipelines with this tag.
-        #[arg(long)]
-        tag: Option<String>,
-    },
-    /// Show a pipeline: stages with parameters, configuration, metrics, tags.
-    Show {
-        /// Its name or id.
-        pipeline: String,
-    },
-    /// Rename a pipeline.
-    Rename {
-        /// Its name or id.
-        pipeline: String,
-        /// The new name.
-        new_name: String,
-    },
-    /// Archive a pipeline with its stages, parameters and configuration.
-    Archive {
-        /// Its name or id.
-        pipeline: String,
-    },
-    /// Restore an archived pipeline.
-    Restore {
-        /// Its name or id.
-        pipeline: String,
-    },
-    /// Delete a pipeline and everything that belongs to it, for good.
-    Delete {
-        /// Its name or id.
-        pipeline: String,
-        /// Confirm the deletion.
-        #[arg(long)]
-        yes: bool,
-    },
-}
 
 /// Why the command failed, and so its exit status.
 #[derive(Debug)]
@@ -409,89 +158,53 @@ pub(crate) fn run(cli: &Cli) -> Outcome {
         Command::Migrate {
             command,
             history_table,
-        } => match command {
-            MigrateCommand::Info { source } => migrate_info(
-                cli,
-                Source::new(source.as_deref(), history_table.as_deref()),
-            ),
-            MigrateCommand::Run {
-                dry_run,
-                source,
-                allow,
-            } => migrate_run(
-                cli,
-                *dry_run,
-                Source::new(source.as_deref(), history_table.as_deref()).allowing(allow),
-            ),
-            MigrateCommand::Add {
-                description,
-                source,
-                reversible,
-            } => migrate_add(cli, description, source, *reversible),
-            MigrateCommand::Revert { to, source } => migrate_revert(
-                cli,
-                *to,
-                Source::new(source.as_deref(), history_table.as_deref()),
-            ),
-            MigrateCommand::Baseline { version, source } => migrate_baseline(
-                cli,
-                *version,
-                Source::new(source.as_deref(), history_table.as_deref()),
-            ),
-            MigrateCommand::Repair {
-                line_endings,
-                mark_applied,
-                forget_dirty,
-                forget_missing,
-                derived,
-                source,
-            } => {
-                let mut repair = Repair::new();
-                if *line_endings {
-                    repair = repair.line_endings();
+        } => {
+            let table = history_table.as_deref();
+            match command {
+                MigrateCommand::Info { source } => migrate_info(cli, Source::new(source, table)),
+                MigrateCommand::Run {
+                    dry_run,
+                    source,
+                    allow,
+                } => migrate_run(cli, *dry_run, Source::new(source, table).allowing(allow)),
+                MigrateCommand::Add {
+                    description,
+                    source,
+                    reversible,
+                } => migrate_add(cli, description, source, *reversible),
+                MigrateCommand::Revert { to, source } => {
+                    migrate_revert(cli, *to, Source::new(source, table))
                 }
-                if *mark_applied {
-                    repair = repair.dirty(DirtyRepair::MarkApplied);
+                MigrateCommand::Baseline { version, source } => {
+                    migrate_baseline(cli, *version, Source::new(source, table))
                 }
-                if *forget_dirty {
-                    repair = repair.dirty(DirtyRepair::Forget);
+                MigrateCommand::Repair {
+                    history,
+                    derived,
+                    source,
+                } => migrate_repair(cli, &history.into(), *derived, Source::new(source, table)),
+                MigrateCommand::Validate { source } => {
+                    migrate_validate(cli, Source::new(source, table))
                 }
-                if *forget_missing {
-                    repair = repair.forget_missing();
+                MigrateCommand::Lint { source, allow } => {
+                    migrate_lint(cli, Source::new(source, table).allowing(allow))
                 }
-                migrate_repair(
+                MigrateCommand::Diff { source } => migrate_diff(cli, Source::new(source, table)),
+                MigrateCommand::Rehearse {
+                    source,
+                    keep,
+                    allow,
+                } => migrate_rehearse(
                     cli,
-                    &repair,
-                    *derived,
-                    Source::new(source.as_deref(), history_table.as_deref()),
-                )
+                    Source::new(source, table).allowing(allow),
+                    keep.as_deref(),
+                ),
             }
-            MigrateCommand::Validate { source } => migrate_validate(
-                cli,
-                Source::new(source.as_deref(), history_table.as_deref()),
-            ),
-            MigrateCommand::Lint { source, allow } => migrate_lint(
-                cli,
-                Source::new(source.as_deref(), history_table.as_deref()).allowing(allow),
-            ),
-            MigrateCommand::Diff { source } => migrate_diff(
-                cli,
-                Source::new(source.as_deref(), history_table.as_deref()),
-            ),
-            MigrateCommand::Rehearse {
-                source,
-                keep,
-                allow,
-            } => migrate_rehearse(
-                cli,
-                Source::new(source.as_deref(), history_table.as_deref()).allowing(allow),
-                keep.as_deref(),
-            ),
-        },
+        }
         Command::Pipeline { command } => pipeline(cli, command),
         Command::Check => check(cli),
-        Command::Backup { dest } => crate::commands::check::backup(cli, dest),
-        Command::Restore { src, dest } => crate::commands::check::restore(cli, src, dest),
+        Command::Backup { dest } => backup(cli, dest),
+        Command::Restore { src, dest } => restore(cli, src, dest),
         Command::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(*shell, &mut Cli::command(), "pipeline-store", &mut out);

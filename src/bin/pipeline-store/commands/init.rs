@@ -8,10 +8,11 @@ use pipeline_store::model::{NewPipeline, NewStage, ProcessingMetrics, StageType,
 use pipeline_store::repo::pipelines::{self};
 use pipeline_store::schema::{self, OpenOptions};
 
+use crate::args::Cli;
 use crate::output::emit;
 use crate::output::json::{AppliedJson, InitJson, PipelineJson};
 use crate::output::text::{millis, show_text, table};
-use crate::{Cli, Outcome, open_write};
+use crate::{Outcome, open_write};
 
 pub(crate) fn init(cli: &Cli) -> Outcome {
     apply(cli, schema::migrator())

@@ -7,6 +7,8 @@ use std::path::Path;
 use pipeline_store::migrate::{MigrationStatus, Migrator, Repair};
 use pipeline_store::schema::{self};
 
+use crate::args::Cli;
+use crate::args::{AllowArgs, SourceArgs};
 use crate::commands::init::apply;
 use crate::output::emit;
 use crate::output::json::{
@@ -14,7 +16,7 @@ use crate::output::json::{
     MigrationJson, PendingJson, RehearsalJson, RepairJson, RevertedJson, ValidationJson,
 };
 use crate::output::text::{millis, rehearsal_text, table};
-use crate::{Cli, Failure, Outcome, open_history, open_unmigrated};
+use crate::{Failure, Outcome, open_history, open_unmigrated};
 
 pub(crate) fn migrate_info(cli: &Cli, source: Source<'_>) -> Outcome {
     let conn = open_unmigrated(cli)?;
@@ -229,7 +231,6 @@ pub(crate) fn migrate_rehearse(cli: &Cli, source: Source<'_>, keep: Option<&Path
     }
 }
 
-/// The built-in migrations, or those of `source`.
 /// The migrations a `migrate` subcommand serves: `--source DIR` (with its `--history-table`),
 /// or the built-in ones.
 #[derive(Debug, Clone, Copy)]
@@ -241,17 +242,17 @@ pub(crate) struct Source<'a> {
 }
 
 impl<'a> Source<'a> {
-    pub(crate) fn new(dir: Option<&'a Path>, history_table: Option<&'a str>) -> Self {
+    pub(crate) fn new(source: &'a SourceArgs, history_table: Option<&'a str>) -> Self {
         Self {
-            dir,
+            dir: source.source.as_deref(),
             history_table,
             allow: &[],
         }
     }
 
     /// With the lint rules `--allow` names.
-    pub(crate) fn allowing(mut self, allow: &'a [String]) -> Self {
-        self.allow = allow;
+    pub(crate) fn allowing(mut self, allow: &'a AllowArgs) -> Self {
+        self.allow = &allow.allow;
         self
     }
 }

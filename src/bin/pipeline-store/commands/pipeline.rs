@@ -7,10 +7,11 @@ use pipeline_store::rusqlite::Connection;
 use std::io::Write;
 use std::ops::ControlFlow;
 
+use crate::args::{Cli, PipelineCommand};
 use crate::output::json::{DoneJson, PipelineJson, SummaryJson};
 use crate::output::text::{Columns, show_text};
 use crate::output::{emit, written};
-use crate::{Cli, Failure, Outcome, PipelineCommand, open_read, open_write};
+use crate::{Failure, Outcome, open_read, open_write};
 
 pub(crate) fn find(conn: &Connection, key: &str) -> Result<Pipeline, Failure> {
     if let Some(found) = pipelines::find_by_name(conn, key)? {

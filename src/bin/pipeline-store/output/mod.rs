@@ -8,7 +8,8 @@ use std::io::Write as _;
 
 use serde::Serialize;
 
-use crate::{Cli, Failure, Outcome};
+use crate::args::Cli;
+use crate::{Failure, Outcome};
 
 /// Prints `value` as JSON with `--json`, or as the text `text` makes of it.
 pub(crate) fn emit<T: Serialize>(cli: &Cli, value: &T, text: impl FnOnce(&T) -> String) -> Outcome {
