@@ -755,3 +755,105 @@ fn a_history_stored_out_of_version_order_validates_as_it_is() -> TestResult {
     );
     Ok(())
 }
+
+/// The events a migrator with a recording callback was told, as `start V FILE` and
+/// `finish V FILE`, and whether each `finish` came with the time its script ran.
+fn recording(migrator: Migrator) -> (Migrator, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use pipeline_store::migrate::Progress;
+    let told = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let noted = std::sync::Arc::clone(&told);
+    let migrator = migrator.on_progress(move |event| {
+        let line = match *event {
+            Progress::Started { version, file } => format!("start {version} {file}"),
+            Progress::Finished {
+                version,
+                file,
+                elapsed,
+            } => {
+                assert!(elapsed < std::time::Duration::from_secs(60), "{elapsed:?}");
+                format!("finish {version} {file}")
+            }
+            _ => "another event".to_owned(),
+        };
+        noted.lock().expect("not poisoned").push(line);
+    });
+    (migrator, told)
+}
+
+#[test]
+fn on_progress_is_told_when_each_script_starts_and_stops_up_down_outside_a_transaction_and_failing()
+-> TestResult {
+    let dir = tempfile::tempdir()?;
+    write_migrations(
+        dir.path(),
+        &[
+            ("1_create.up.sql", "CREATE TABLE t (x INTEGER);\n"),
+            ("1_create.down.sql", "DROP TABLE t;\n"),
+            (
+                "2_outside.up.sql",
+                "-- no-transaction\nCREATE TABLE u (x INTEGER);\n",
+            ),
+            ("2_outside.down.sql", "-- no-transaction\nDROP TABLE u;\n"),
+            ("3_fill.sql", "INSERT INTO t (x) VALUES (1);\n"),
+        ],
+    )?;
+    let (migrator, told) = recording(Migrator::from_dir(dir.path())?);
+    let take = || std::mem::take(&mut *told.lock().expect("not poisoned"));
+    let mut conn = Connection::open_in_memory()?;
+    assert_eq!(migrator.run(&mut conn)?.applied.len(), 3);
+    assert_eq!(
+        take(),
+        [
+            "start 1 1_create.up.sql",
+            "finish 1 1_create.up.sql",
+            "start 2 2_outside.up.sql",
+            "finish 2 2_outside.up.sql",
+            "start 3 3_fill.sql",
+            "finish 3 3_fill.sql",
+        ]
+    );
+    // Up to date: nothing runs, nothing is told.
+    migrator.run(&mut conn)?;
+    assert!(take().is_empty());
+    // A clone keeps the callback.
+    let copy = migrator.clone();
+    assert_eq!(copy, migrator);
+    copy.run(&mut Connection::open_in_memory()?)?;
+    assert_eq!(take().len(), 6, "a clone tells the same callback");
+    // Down scripts are told too.
+    let mut reverting = Connection::open_in_memory()?;
+    let (two, told_two) = recording(Migrator::from_dir(dir.path())?);
+    assert_eq!(
+        two, migrator,
+        "a callback watches a set, it is not part of it"
+    );
+    two.run_to(&mut reverting, 2)?;
+    told_two.lock().expect("not poisoned").clear();
+    two.revert_to(&mut reverting, 0)?;
+    assert_eq!(
+        *told_two.lock().expect("not poisoned"),
+        [
+            "start 2 2_outside.down.sql",
+            "finish 2 2_outside.down.sql",
+            "start 1 1_create.down.sql",
+            "finish 1 1_create.down.sql",
+        ]
+    );
+    // A script that fails is told finished as well, so a progress line never hangs.
+    let (failing, told_failing) = recording(Migrator::new(vec![Migration::new(
+        7,
+        "broken",
+        "CREATE TABLE ok (x);\nSELECT * FROM no_such_table;",
+    )])?);
+    assert!(failing.run(&mut Connection::open_in_memory()?).is_err());
+    assert_eq!(
+        *told_failing.lock().expect("not poisoned"),
+        ["start 7 7_broken.sql", "finish 7 7_broken.sql"]
+    );
+    assert_eq!(
+        Migrator::from_dir(dir.path())?,
+        migrator,
+        "with and without a callback"
+    );
+    Ok(())
+}

@@ -12,6 +12,7 @@ use rusqlite::Connection;
 
 use super::lock;
 use super::plan::{Policies, Policy, log_warnings};
+use super::progress::{OnProgress, Progress};
 use super::step::Direction;
 use super::{HistoryTable, Migration, MigrationReport, PendingMigration, Script};
 use super::{MigrateError, Result};
@@ -53,6 +54,8 @@ pub struct Migrator {
     pub(super) wait: Duration,
     /// Whether `pending` and `run` log what the policies let through.
     pub(super) log_warnings: bool,
+    /// Told when each script starts and stops.
+    pub(super) progress: OnProgress,
 }
 
 impl Migrator {
@@ -81,6 +84,7 @@ impl Migrator {
             base: Vec::new(),
             wait: DEFAULT_WAIT,
             log_warnings: true,
+            progress: OnProgress::default(),
         })
     }
 
@@ -138,6 +142,38 @@ impl Migrator {
     #[must_use]
     pub fn log_warnings(mut self, log: bool) -> Self {
         self.log_warnings = log;
+        self
+    }
+
+    /// Calls `callback` as each script of a run starts and stops (see [`Progress`]): for a
+    /// progress line or a status bar, in the thread that runs the migrations. It is called
+    /// with the migration's transaction open, so it should only note the event (send it to
+    /// another thread, store it), not touch the database. Replaces any earlier callback; the
+    /// same records are logged on [`PROGRESS_TARGET`](super::PROGRESS_TARGET) whether or not
+    /// there is one. A callback is not part of the set: clones keep it, and migrators compare
+    /// equal whatever their callbacks.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use pipeline_store::migrate::{Migration, Migrator, Progress};
+    ///
+    /// let running = Arc::new(Mutex::new(None));
+    /// let noted = Arc::clone(&running);
+    /// let migrator = Migrator::new(vec![Migration::new(1, "create", "CREATE TABLE t (x);")])?
+    ///     .on_progress(move |event| {
+    ///         *noted.lock().unwrap() = match event {
+    ///             Progress::Started { file, .. } => Some(file.to_string()),
+    ///             _ => None,
+    ///         };
+    ///     });
+    /// let mut conn = pipeline_store::rusqlite::Connection::open_in_memory()?;
+    /// migrator.run(&mut conn)?;
+    /// assert_eq!(*running.lock().unwrap(), None, "nothing running once the run returns");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn on_progress(mut self, callback: impl Fn(&Progress<'_>) + Send + Sync + 'static) -> Self {
+        self.progress = OnProgress::new(callback);
         self
     }
 

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use log::{debug, warn};
 use rusqlite::Connection;
 
+use super::progress::{OnProgress, Progress};
 use super::sql::line_of;
 use super::{HistoryTable, Migration, Script};
 use super::{MigrateError, Result};
@@ -18,10 +19,11 @@ pub(super) fn run_outside_transaction(
     conn: &mut Connection,
     version: i64,
     script: Script<'_>,
+    progress: &OnProgress,
 ) -> Result<()> {
     with_foreign_keys_off(conn, script.foreign_keys_off, |conn| {
         let guard = guards_drops(script);
-        let ran = reporting(version, script.file, || {
+        let ran = reporting(version, script.file, progress, || {
             execute_script(conn, script.sql, guard)
         })
         .map_err(|failure| failure.into_error(version, script.file, true));
@@ -432,13 +434,23 @@ pub(super) fn check_foreign_keys(conn: &Connection, version: i64, file: &str) ->
 /// The log target of progress records: a `debug` record `start {version} {file}` when a script
 /// begins running and `end {version} {file}` when it stops, whatever happened. A program can
 /// show which migration is running, and for how long (the `pipeline-store` command does, on a
-/// terminal, for migrations that take over a second).
+/// terminal, for migrations that take over a second). [`Migrator::on_progress`] gives the
+/// same as typed events.
+///
+/// [`Migrator::on_progress`]: super::Migrator::on_progress
 pub const PROGRESS_TARGET: &str = "pipeline_store::migrate::progress";
 
-/// Runs `f`, logging its start and end on [`PROGRESS_TARGET`].
-fn reporting<T>(version: i64, file: &str, f: impl FnOnce() -> T) -> T {
+/// Runs `f`, logging its start and end on [`PROGRESS_TARGET`] and telling `progress`.
+fn reporting<T>(version: i64, file: &str, progress: &OnProgress, f: impl FnOnce() -> T) -> T {
     debug!(target: PROGRESS_TARGET, "start {version} {file}");
+    progress.tell(&Progress::Started { version, file });
+    let started = Instant::now();
     let result = f();
+    progress.tell(&Progress::Finished {
+        version,
+        file,
+        elapsed: started.elapsed(),
+    });
     debug!(target: PROGRESS_TARGET, "end {version} {file}");
     result
 }
@@ -449,11 +461,12 @@ pub(super) fn run_script(
     history: &HistoryTable,
     m: &Migration,
     script: Script<'_>,
+    progress: &OnProgress,
 ) -> Result<Duration> {
     debug!("running {} (migration {})", script.file, m.version);
     let started = Instant::now();
     let guard = guards_drops(script);
-    reporting(m.version, script.file, || {
+    reporting(m.version, script.file, progress, || {
         execute_script(tx, script.sql, guard)
     })
     .map_err(|failure| failure.into_error(m.version, script.file, false))?;

@@ -96,7 +96,7 @@ impl Migrator {
                     foreign_keys_off: false,
                     ..script
                 };
-                let elapsed = run_script(&tx, history, m, script)?;
+                let elapsed = run_script(&tx, history, m, script, &self.progress)?;
                 match direction {
                     Direction::Up { .. } => record(&tx, history, m, elapsed)?,
                     Direction::Down => {
@@ -190,7 +190,7 @@ impl Migrator {
             return Ok(Vec::new());
         }
         let started = Instant::now();
-        run_outside_transaction(conn, m.version, script)?;
+        run_outside_transaction(conn, m.version, script, &self.progress)?;
         let elapsed = started.elapsed();
         match direction {
             Direction::Up { .. } => conn

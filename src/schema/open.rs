@@ -523,12 +523,15 @@ impl OpenOptions {
         }
         // This crate's own migrations keep the trigger (its tests hold them to it); any other
         // set's may have rebuilt `pipelines` without it.
+        // (Compared by address first: the embedded set itself, or a copy of it with a progress
+        // callback, looked at only when it applied something.)
         let library = migrator();
+        let is_library = |m: &Migrator| std::ptr::eq(m, library) || *m == *library;
         let applied_by = |library_set: bool| {
             migrators
                 .iter()
                 .zip(&reports)
-                .any(|(m, r)| std::ptr::eq(*m, library) == library_set && !r.applied.is_empty())
+                .any(|(m, r)| !r.applied.is_empty() && is_library(m) == library_set)
         };
         super::derived::warn_if_not_kept(&conn, applied_by(false), applied_by(true));
         Ok((conn, reports))

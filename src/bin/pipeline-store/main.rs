@@ -11,6 +11,7 @@ mod output;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
+use pipeline_store::migrate::Migrator;
 use pipeline_store::rusqlite::Connection;
 use pipeline_store::schema::{self, OpenOptions};
 use pipeline_store::{Error, MigrateError};
@@ -213,9 +214,17 @@ pub(crate) fn run(cli: &Cli) -> Outcome {
     }
 }
 
+/// The built-in migrations, telling the progress line what they run.
+pub(crate) fn built_in() -> Migrator {
+    crate::output::progress::shown(schema::migrator().clone())
+}
+
 /// Opens for writing, creating the file when `create`, applying pending migrations.
 pub(crate) fn open_write(cli: &Cli, create: bool) -> Result<Connection, Failure> {
-    Ok(OpenOptions::new().create_if_missing(create).open(&cli.db)?)
+    let (conn, _) = OpenOptions::new()
+        .create_if_missing(create)
+        .open_with_migrator(&cli.db, &built_in())?;
+    Ok(conn)
 }
 
 /// Opens for reading only: never creates, never migrates, never writes the database file.

@@ -6,16 +6,16 @@ use std::time::Duration;
 use pipeline_store::migrate::Migrator;
 use pipeline_store::model::{NewPipeline, NewStage, ProcessingMetrics, StageType, Timestamp};
 use pipeline_store::repo::pipelines::{self};
-use pipeline_store::schema::{self, OpenOptions};
+use pipeline_store::schema::OpenOptions;
 
 use crate::args::Cli;
 use crate::output::emit;
 use crate::output::json::{AppliedJson, InitJson, PipelineJson};
 use crate::output::text::{millis, show_text, table};
-use crate::{Outcome, open_write};
+use crate::{Outcome, built_in, open_write};
 
 pub(crate) fn init(cli: &Cli) -> Outcome {
-    apply(cli, schema::migrator())
+    apply(cli, &built_in())
 }
 
 /// Creates the database if needed and applies `migrator`'s pending migrations.

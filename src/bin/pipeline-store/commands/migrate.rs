@@ -10,12 +10,12 @@ use pipeline_store::schema::{self};
 use crate::args::Cli;
 use crate::args::{AllowArgs, SourceArgs};
 use crate::commands::init::apply;
-use crate::output::emit;
 use crate::output::json::{
     AddedJson, AppliedJson, BaselinedJson, DerivedRepairJson, DifferenceJson, FindingJson,
     MigrationJson, PendingJson, RehearsalJson, RepairJson, RevertedJson, ValidationJson,
 };
 use crate::output::text::{millis, rehearsal_text, table};
+use crate::output::{emit, progress};
 use crate::{Failure, Outcome, open_history, open_unmigrated};
 
 pub(crate) fn migrate_info(cli: &Cli, source: Source<'_>) -> Outcome {
@@ -199,7 +199,7 @@ pub(crate) fn migrate_validate(cli: &Cli, source: Source<'_>) -> Outcome {
 
 pub(crate) fn migrate_diff(cli: &Cli, source: Source<'_>) -> Outcome {
     let conn = open_unmigrated(cli)?;
-    let drift = schema::drift(&conn, &*migrations_of(source)?)?;
+    let drift = schema::drift(&conn, &migrations_of(source)?)?;
     let shown: Vec<DifferenceJson> = drift.iter().map(DifferenceJson::from).collect();
     emit(cli, &shown, |_| {
         if drift.is_empty() {
@@ -257,12 +257,10 @@ impl<'a> Source<'a> {
     }
 }
 
-fn migrations_of(source: Source<'_>) -> Result<std::borrow::Cow<'static, Migrator>, Failure> {
-    let migrator = set_of(&source)?;
-    if source.allow.is_empty() {
-        return Ok(migrator);
-    }
-    let mut migrator = migrator.into_owned();
+/// The migrations `source` names, allowed as `--allow` says, telling the progress line what
+/// they run.
+fn migrations_of(source: Source<'_>) -> Result<Migrator, Failure> {
+    let mut migrator = set_of(&source)?;
     for given in source.allow {
         let (rule, version) = match given.split_once('@') {
             Some((rule, version)) => (
@@ -277,19 +275,17 @@ fn migrations_of(source: Source<'_>) -> Result<std::borrow::Cow<'static, Migrato
         };
         migrator = migrator.allow(rule, version)?;
     }
-    Ok(std::borrow::Cow::Owned(migrator))
+    Ok(progress::shown(migrator))
 }
 
-fn set_of(source: &Source<'_>) -> Result<std::borrow::Cow<'static, Migrator>, Failure> {
+fn set_of(source: &Source<'_>) -> Result<Migrator, Failure> {
     Ok(match (source.dir, source.history_table) {
-        (Some(dir), None) => std::borrow::Cow::Owned(Migrator::from_dir(dir)?),
+        (Some(dir), None) => Migrator::from_dir(dir)?,
         // A set in its own history table sits beside the built-in one and builds on it.
-        (Some(dir), Some(table)) => std::borrow::Cow::Owned(
-            Migrator::from_dir(dir)?
-                .history_table(table)?
-                .after(schema::migrator()),
-        ),
-        (None, None) => std::borrow::Cow::Borrowed(schema::migrator()),
+        (Some(dir), Some(table)) => Migrator::from_dir(dir)?
+            .history_table(table)?
+            .after(schema::migrator()),
+        (None, None) => schema::migrator().clone(),
         (None, Some(_)) => {
             return Err(Failure::Usage(
                 "--history-table names the history of the migrations given with --source; the \

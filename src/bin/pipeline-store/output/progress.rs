@@ -2,58 +2,66 @@
 //! `applying 20250301000000_add_owner.sql: 4.1 s` on stderr, rewritten in place and cleared
 //! when it ends. Off with `--quiet` and when stderr is not a terminal.
 //!
-//! The library logs a record on `pipeline_store::migrate::PROGRESS_TARGET` when a migration
-//! starts and ends; this logger notes them and hands every record on to `env_logger`.
+//! Every migrator the command runs is told to call `note` (`Migrator::on_progress`), which
+//! keeps what is running; a thread draws it. The logger here is `env_logger`, with the
+//! library's API advice in warnings put in command terms.
 
 use std::io::{IsTerminal as _, Write as _};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use pipeline_store::migrate::PROGRESS_TARGET;
+use pipeline_store::migrate::{Migrator, Progress};
 
 use super::text::millis;
 
 /// What is running now: the file and since when.
-type Running = Arc<Mutex<Option<(String, Instant)>>>;
+static RUNNING: Mutex<Option<(String, Instant)>> = Mutex::new(None);
 
-struct Progress {
-    inner: env_logger::Logger,
-    running: Running,
+/// Notes a migrator's progress, for the line.
+fn note(event: &Progress<'_>) {
+    let mut running = RUNNING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    match event {
+        Progress::Started { file, .. } => *running = Some(((*file).to_owned(), Instant::now())),
+        Progress::Finished { .. } => *running = None,
+        // An event this version of the command does not show.
+        _ => {}
+    }
 }
 
-impl log::Log for Progress {
+/// `migrator`, telling the progress line what it runs.
+pub(crate) fn shown(migrator: Migrator) -> Migrator {
+    migrator.on_progress(note)
+}
+
+struct Logger {
+    inner: env_logger::Logger,
+}
+
+impl log::Log for Logger {
     fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        metadata.target() == PROGRESS_TARGET || self.inner.enabled(metadata)
+        self.inner.enabled(metadata)
     }
 
     fn log(&self, record: &log::Record<'_>) {
-        if record.target() == PROGRESS_TARGET {
-            let text = record.args().to_string();
-            let mut running = self
-                .running
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            *running = text
-                .strip_prefix("start ")
-                .and_then(|rest| rest.split_once(' '))
-                .map(|(_, file)| (file.to_owned(), Instant::now()));
+        if !self.inner.matches(record) {
+            return;
         }
-        if self.inner.matches(record) {
-            let text = record.args().to_string();
-            let advice = crate::in_command_terms(&text);
-            if advice == text {
-                self.inner.log(record);
-            } else {
-                self.inner.log(
-                    &log::Record::builder()
-                        .args(format_args!("{advice}"))
-                        .metadata(record.metadata().clone())
-                        .module_path(record.module_path())
-                        .file(record.file())
-                        .line(record.line())
-                        .build(),
-                );
-            }
+        let text = record.args().to_string();
+        let advice = crate::in_command_terms(&text);
+        if advice == text {
+            self.inner.log(record);
+        } else {
+            self.inner.log(
+                &log::Record::builder()
+                    .args(format_args!("{advice}"))
+                    .metadata(record.metadata().clone())
+                    .module_path(record.module_path())
+                    .file(record.file())
+                    .line(record.line())
+                    .build(),
+            );
         }
     }
 
@@ -70,31 +78,21 @@ pub(crate) fn install(default_level: &str, show: bool) {
             .format_timestamp(None)
             .build();
     let max = inner.filter();
-    let running: Running = Arc::new(Mutex::new(None));
-    let draw = show && std::io::stderr().is_terminal();
-    let logger = Progress {
-        inner,
-        running: Arc::clone(&running),
-    };
-    if log::set_boxed_logger(Box::new(logger)).is_err() {
+    if log::set_boxed_logger(Box::new(Logger { inner })).is_err() {
         return;
     }
-    log::set_max_level(if draw {
-        log::LevelFilter::Debug.max(max)
-    } else {
-        max
-    });
-    if draw {
-        std::thread::spawn(move || draw_line(&running));
+    log::set_max_level(max);
+    if show && std::io::stderr().is_terminal() {
+        std::thread::spawn(draw_line);
     }
 }
 
 /// Redraws the line every 100 ms for a migration running over a second; clears it after.
-fn draw_line(running: &Running) {
+fn draw_line() {
     let mut shown = false;
     loop {
         std::thread::sleep(Duration::from_millis(100));
-        let now = running
+        let now = RUNNING
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone();
