@@ -76,3 +76,87 @@ fn what_the_model_refuses_is_refused_when_read() -> TestResult {
     assert!(serde_json::from_value::<pipeline_store::model::Stage>(bad_time).is_err());
     Ok(())
 }
+
+/// The report types a program may pass on (the command prints them as they serialize): every
+/// field under its documented name, a step's time in nanoseconds, an object kind as its text.
+#[test]
+fn the_reports_serialize_with_the_documented_fields() -> TestResult {
+    use pipeline_store::migrate::{Migration, Migrator};
+    use pipeline_store::repo::pipelines::ListQuery;
+    use pipeline_store::rusqlite::Connection;
+
+    let keys = |value: &Value| -> Vec<String> {
+        value
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let migrator = Migrator::new(vec![
+        Migration::new(1, "create", "CREATE TABLE t (x INTEGER);"),
+        Migration::new(2, "careless", "BEGIN;\nCREATE TABLE u (x);\nCOMMIT;"),
+    ])?;
+    let mut conn = Connection::open_in_memory()?;
+    let pending = serde_json::to_value(migrator.pending(&conn)?)?;
+    assert_eq!(pending[1]["file"], "2_careless.sql");
+    assert_eq!(keys(&pending[1]), ["description", "file", "version"]);
+    let findings = serde_json::to_value(migrator.lint()?)?;
+    assert_eq!(findings[0]["rule"], "transaction-control");
+    assert_eq!(findings[0]["line"], 1);
+    assert_eq!(
+        keys(&findings[0]),
+        [
+            "allowed", "file", "fix", "line", "message", "rule", "version", "why"
+        ]
+    );
+    let one = Migrator::new(migrator.migrations()[..1].to_vec())?;
+    let report = one.run(&mut conn)?;
+    let applied = serde_json::to_value(&report.applied[0])?;
+    assert_eq!(
+        keys(&applied),
+        ["description", "execution_time_ns", "version"]
+    );
+    assert_eq!(
+        applied["execution_time_ns"].as_u64(),
+        u64::try_from(report.applied[0].elapsed.as_nanos()).ok()
+    );
+    conn.execute_batch("CREATE INDEX by_hand ON t(x);")?;
+    let drift = serde_json::to_value(pipeline_store::schema::drift(&conn, &one)?)?;
+    assert_eq!(
+        drift,
+        serde_json::json!([{
+            "kind": "index", "object": "by_hand", "property": "unexpected",
+            "expected": null, "found": "t(x)"
+        }])
+    );
+    let repaired = serde_json::to_value(one.repair(
+        &mut conn,
+        &pipeline_store::migrate::Repair::new().forget_missing(),
+    )?)?;
+    assert_eq!(
+        repaired,
+        serde_json::json!({"checksums_rewritten": [], "marked_applied": [], "forgotten": []})
+    );
+    let validated = serde_json::to_value(one.validate()?)?;
+    assert_eq!(
+        validated,
+        serde_json::json!({"reversible": [], "irreversible": [1]})
+    );
+
+    let db = initialize_database(":memory:")?;
+    let created = pipelines::create(&db, &NewPipeline::new("listed").tag("t"))?;
+    let listed = serde_json::to_value(pipelines::list(&db, &ListQuery::all())?)?;
+    assert_eq!(
+        listed,
+        serde_json::json!([{
+            "id": created.id.as_str(), "name": "listed", "archived": false, "stage_count": 0,
+            "created_at": created.created_at.to_string(),
+            "updated_at": created.updated_at.to_string()
+        }])
+    );
+    let derived = serde_json::to_value(pipeline_store::schema::repair_derived(&db)?)?;
+    assert_eq!(
+        derived,
+        serde_json::json!({"copies_rewritten": 0, "trigger_created": false})
+    );
+    Ok(())
+}

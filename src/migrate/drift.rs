@@ -49,10 +49,12 @@ impl fmt::Display for ObjectKind {
 }
 
 /// One way a schema differs from the one expected.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 #[non_exhaustive]
 pub struct Difference {
-    /// The kind of object.
+    /// The kind of object (serialized as its text, `table`, `foreign key`...).
+    #[cfg_attr(feature = "serde", serde(serialize_with = "super::serialize::text"))]
     pub kind: ObjectKind,
     /// The object: `pipelines`, `pipelines.owner`, `idx_pipelines_name`, `pipeline_stages:
     /// (pipeline_id) -> pipelines(id) ON DELETE CASCADE`...

@@ -10,6 +10,7 @@ use super::Result;
 /// A row whose foreign key has no parent, from `PRAGMA foreign_key_check`.
 ///
 /// Displays as `pipeline_stages row 3 points at a missing pipelines row`.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ForeignKeyViolation {

@@ -14,6 +14,7 @@ use super::{MigrateError, Result};
 use super::{Migration, Migrator, Script};
 
 /// One finding of the linter.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Finding {

@@ -57,6 +57,7 @@ impl Repair {
 }
 
 /// What [`Migrator::repair`] changed, by version.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RepairReport {
@@ -69,6 +70,7 @@ pub struct RepairReport {
 }
 
 /// What [`Migrator::validate`] checked.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ValidationReport {

@@ -42,6 +42,8 @@ mod report;
 mod revert;
 mod runner;
 mod script;
+#[cfg(feature = "serde")]
+mod serialize;
 mod step;
 
 pub use drift::{Difference, ObjectKind};

@@ -91,6 +91,7 @@ impl MigrationReport {
 }
 
 /// A migration applied (or reverted) by a run.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct AppliedStep {
@@ -98,11 +99,20 @@ pub struct AppliedStep {
     pub version: i64,
     /// The description.
     pub description: String,
-    /// How long its script took.
+    /// How long its script took (serialized as whole nanoseconds, `execution_time_ns`, the
+    /// unit of sqlx's history column).
+    #[cfg_attr(
+        feature = "serde",
+        serde(
+            rename = "execution_time_ns",
+            serialize_with = "super::serialize::nanos"
+        )
+    )]
     pub elapsed: Duration,
 }
 
 /// A migration a run did not apply.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PendingMigration {

@@ -241,6 +241,7 @@ pub struct CopiesReport {
 }
 
 /// What [`repair_copies`] did.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CopiesRepair {

@@ -196,6 +196,7 @@ impl ListQuery {
 }
 
 /// A pipeline without its children: what a list shows.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PipelineSummary {

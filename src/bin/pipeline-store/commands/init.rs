@@ -10,7 +10,7 @@ use pipeline_store::schema::OpenOptions;
 
 use crate::args::Cli;
 use crate::output::emit;
-use crate::output::json::{AppliedJson, InitJson, PipelineJson};
+use crate::output::json::{InitJson, PipelineJson, nanos};
 use crate::output::text::{millis, show_text, table};
 use crate::{Outcome, built_in, open_write};
 
@@ -21,15 +21,14 @@ pub(crate) fn init(cli: &Cli) -> Outcome {
 /// Creates the database if needed and applies `migrator`'s pending migrations.
 pub(crate) fn apply(cli: &Cli, migrator: &Migrator) -> Outcome {
     let (_, report) = OpenOptions::new().open_with_migrator(&cli.db, migrator)?;
-    let applied: Vec<AppliedJson> = report.applied.iter().map(AppliedJson::from).collect();
     let shown = InitJson {
-        database: cli.db.clone(),
-        applied,
+        database: &cli.db,
+        applied: &report.applied,
     };
     emit(cli, &shown, init_text)
 }
 
-fn init_text(shown: &InitJson) -> String {
+fn init_text(shown: &InitJson<'_>) -> String {
     let mut text = String::new();
     if shown.applied.is_empty() {
         let _ = writeln!(text, "{}: up to date, no migration applied", shown.database);
@@ -47,7 +46,7 @@ fn init_text(shown: &InitJson) -> String {
                 vec![
                     a.version.to_string(),
                     a.description.clone(),
-                    millis(a.execution_time_ns),
+                    millis(nanos(a.elapsed)),
                 ]
             })
             .collect();

@@ -11,8 +11,7 @@ use crate::args::Cli;
 use crate::args::{AllowArgs, SourceArgs};
 use crate::commands::init::apply;
 use crate::output::json::{
-    AddedJson, AppliedJson, BaselinedJson, DerivedRepairJson, DifferenceJson, FindingJson,
-    MigrationJson, PendingJson, RehearsalJson, RepairJson, RevertedJson, ValidationJson,
+    AddedJson, BaselinedJson, MigrationJson, RehearsalJson, RepairJson, RevertedJson, nanos,
 };
 use crate::output::text::{millis, rehearsal_text, table};
 use crate::output::{emit, progress};
@@ -55,8 +54,7 @@ pub(crate) fn migrate_run(cli: &Cli, dry_run: bool, source: Source<'_>) -> Outco
     if dry_run {
         let conn = open_unmigrated(cli)?;
         let pending = migrator.pending(&conn)?;
-        let rows: Vec<PendingJson> = pending.iter().map(PendingJson::from).collect();
-        return emit(cli, &rows, |rows| {
+        return emit(cli, &pending, |rows| {
             if rows.is_empty() {
                 return "nothing to apply\n".to_owned();
             }
@@ -83,7 +81,7 @@ pub(crate) fn migrate_revert(cli: &Cli, to: Option<i64>, source: Source<'_>) -> 
         // The last applied migration: revert to the one before it.
         let applied = migrator.applied(&conn)?;
         if applied.is_empty() {
-            return emit(cli, &RevertedJson { reverted: vec![] }, |_| {
+            return emit(cli, &RevertedJson { reverted: &[] }, |_| {
                 "nothing to revert\n".to_owned()
             });
         }
@@ -94,8 +92,10 @@ pub(crate) fn migrate_revert(cli: &Cli, to: Option<i64>, source: Source<'_>) -> 
             .map_or(0, |previous| previous.version)
     };
     let report = migrator.revert_to(&mut conn, target)?;
-    let reverted: Vec<AppliedJson> = report.reverted.iter().map(AppliedJson::from).collect();
-    emit(cli, &RevertedJson { reverted }, |shown| {
+    let shown = RevertedJson {
+        reverted: &report.reverted,
+    };
+    emit(cli, &shown, |shown| {
         if shown.reverted.is_empty() {
             return "nothing to revert\n".to_owned();
         }
@@ -106,7 +106,7 @@ pub(crate) fn migrate_revert(cli: &Cli, to: Option<i64>, source: Source<'_>) -> 
                 vec![
                     r.version.to_string(),
                     r.description.clone(),
-                    millis(r.execution_time_ns),
+                    millis(nanos(r.elapsed)),
                 ]
             })
             .collect();
@@ -151,14 +151,12 @@ pub(crate) fn migrate_repair(
         migrations_of(source)?.repair(&mut conn, repair)?
     };
     let derived = if derived {
-        Some(DerivedRepairJson::from(schema::repair_derived(&conn)?))
+        Some(schema::repair_derived(&conn)?)
     } else {
         None
     };
     let shown = RepairJson {
-        checksums_rewritten: report.checksums_rewritten,
-        marked_applied: report.marked_applied,
-        forgotten: report.forgotten,
+        history: &report,
         derived,
     };
     emit(cli, &shown, |r| {
@@ -167,7 +165,7 @@ pub(crate) fn migrate_repair(
             let _ = writeln!(
                 text,
                 "checksums rewritten: {:?}\nmarked applied: {:?}\nforgotten: {:?}",
-                r.checksums_rewritten, r.marked_applied, r.forgotten
+                r.history.checksums_rewritten, r.history.marked_applied, r.history.forgotten
             );
         }
         if let Some(d) = &r.derived {
@@ -184,11 +182,7 @@ pub(crate) fn migrate_repair(
 
 pub(crate) fn migrate_validate(cli: &Cli, source: Source<'_>) -> Outcome {
     let report = migrations_of(source)?.validate()?;
-    let shown = ValidationJson {
-        reversible: report.reversible,
-        irreversible: report.irreversible,
-    };
-    emit(cli, &shown, |v| {
+    emit(cli, &report, |v| {
         format!(
             "valid: {} migration(s) run up, down and up again; {} without a down script run up only\n",
             v.reversible.len(),
@@ -200,8 +194,7 @@ pub(crate) fn migrate_validate(cli: &Cli, source: Source<'_>) -> Outcome {
 pub(crate) fn migrate_diff(cli: &Cli, source: Source<'_>) -> Outcome {
     let conn = open_unmigrated(cli)?;
     let drift = schema::drift(&conn, &migrations_of(source)?)?;
-    let shown: Vec<DifferenceJson> = drift.iter().map(DifferenceJson::from).collect();
-    emit(cli, &shown, |_| {
+    emit(cli, &drift, |_| {
         if drift.is_empty() {
             return "no drift: the schema is what the applied migrations make\n".to_owned();
         }
@@ -299,8 +292,7 @@ fn set_of(source: &Source<'_>) -> Result<Migrator, Failure> {
 pub(crate) fn migrate_lint(cli: &Cli, source: Source<'_>) -> Outcome {
     let migrator = migrations_of(source)?;
     let findings = migrator.lint()?;
-    let shown: Vec<FindingJson> = findings.iter().map(FindingJson::from).collect();
-    emit(cli, &shown, |_| {
+    emit(cli, &findings, |_| {
         if findings.is_empty() {
             return format!(
                 "no findings in {} migration(s)\n",

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::ops::ControlFlow;
 
 use crate::args::{Cli, PipelineCommand};
-use crate::output::json::{DoneJson, PipelineJson, SummaryJson};
+use crate::output::json::{DoneJson, PipelineJson};
 use crate::output::text::{Columns, show_text};
 use crate::output::{emit, written};
 use crate::{Failure, Outcome, open_read, open_write};
@@ -184,7 +184,7 @@ fn list_json(conn: &Connection, query: ListQuery) -> Outcome {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut first = true;
     let flow = each_summary(conn, query, |summary| {
-        let element = serde_json::to_string_pretty(&SummaryJson::from(summary))
+        let element = serde_json::to_string_pretty(summary)
             .map_err(|e| Failure::Database(format!("cannot encode JSON: {e}")))?;
         let mut text = String::from(if first { "[\n" } else { ",\n" });
         first = false;

@@ -1,13 +1,16 @@
-//! JSON output: one typed shape per thing printed, as the README documents them.
+//! JSON output, as the README documents it. Where the documented shape is a library type's
+//! (`PipelineSummary`, `AppliedStep`, `PendingMigration`, `Finding`, `Difference`,
+//! `ForeignKeyViolation`, `RepairReport`, `ValidationReport`, `DerivedRepair`), that type is
+//! printed as it serializes; the shapes here are the ones that differ: computed fields (`ok`,
+//! `rows_lost`), a model without its stages' `pipeline_id`, rows flattened or tagged by kind.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use pipeline_store::migrate::{
-    AppliedStep, Difference, Finding, ForeignKeyViolation, MigrationStatus, PendingMigration,
+    AppliedStep, Difference, Finding, ForeignKeyViolation, MigrationStatus, RepairReport,
 };
-use pipeline_store::model::Pipeline;
-use pipeline_store::repo::pipelines::PipelineSummary;
+use pipeline_store::model::{Pipeline, PipelineId, ProcessingMetrics, StageId, Timestamp};
 use pipeline_store::schema::{CheckReport, DerivedProblem, DerivedRepair, Rehearsal};
 
 use crate::output::text::derived_text;
@@ -18,32 +21,17 @@ pub(crate) fn nanos(duration: Duration) -> u64 {
     u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
+/// `migrate revert`: the library's steps, as they are.
 #[derive(Serialize)]
-pub(crate) struct AppliedJson {
-    pub(crate) version: i64,
-    pub(crate) description: String,
-    pub(crate) execution_time_ns: u64,
+pub(crate) struct RevertedJson<'a> {
+    pub(crate) reverted: &'a [AppliedStep],
 }
 
-impl From<&AppliedStep> for AppliedJson {
-    fn from(step: &AppliedStep) -> Self {
-        Self {
-            version: step.version,
-            description: step.description.clone(),
-            execution_time_ns: nanos(step.elapsed),
-        }
-    }
-}
-
+/// `init` and `migrate run`: the database and the library's steps.
 #[derive(Serialize)]
-pub(crate) struct RevertedJson {
-    pub(crate) reverted: Vec<AppliedJson>,
-}
-
-#[derive(Serialize)]
-pub(crate) struct InitJson {
-    pub(crate) database: String,
-    pub(crate) applied: Vec<AppliedJson>,
+pub(crate) struct InitJson<'a> {
+    pub(crate) database: &'a str,
+    pub(crate) applied: &'a [AppliedStep],
 }
 
 #[derive(Serialize)]
@@ -60,23 +48,6 @@ pub(crate) struct DoneJson {
     pub(crate) action: String,
     pub(crate) id: String,
     pub(crate) name: String,
-}
-
-#[derive(Serialize)]
-pub(crate) struct PendingJson {
-    pub(crate) version: i64,
-    pub(crate) description: String,
-    pub(crate) file: String,
-}
-
-impl From<&PendingMigration> for PendingJson {
-    fn from(p: &PendingMigration) -> Self {
-        Self {
-            version: p.version,
-            description: p.description.clone(),
-            file: p.file.clone(),
-        }
-    }
 }
 
 #[derive(Serialize)]
@@ -109,174 +80,103 @@ impl From<&MigrationStatus> for MigrationJson {
     }
 }
 
+/// A stage as `pipeline show` prints it: the model's `Stage` without its `pipeline_id`, which
+/// the enclosing pipeline gives.
 #[derive(Serialize)]
-pub(crate) struct SummaryJson {
-    pub(crate) id: String,
-    pub(crate) name: String,
-    pub(crate) archived: bool,
-    pub(crate) stage_count: u32,
-    pub(crate) created_at: String,
-    pub(crate) updated_at: String,
-}
-
-impl From<&PipelineSummary> for SummaryJson {
-    fn from(s: &PipelineSummary) -> Self {
-        Self {
-            id: s.id.to_string(),
-            name: s.name.clone(),
-            archived: s.archived,
-            stage_count: s.stage_count,
-            created_at: s.created_at.to_string(),
-            updated_at: s.updated_at.to_string(),
-        }
-    }
-}
-
-#[derive(Serialize)]
-pub(crate) struct StageJson {
-    pub(crate) id: String,
-    pub(crate) name: String,
+pub(crate) struct StageJson<'a> {
+    pub(crate) id: &'a StageId,
+    pub(crate) name: &'a str,
     pub(crate) stage_type: String,
-    pub(crate) algorithm: String,
+    pub(crate) algorithm: &'a str,
     pub(crate) enabled: bool,
     pub(crate) order: u32,
     pub(crate) parallel_processing: bool,
     pub(crate) chunk_size: Option<u64>,
-    pub(crate) parameters: BTreeMap<String, String>,
+    pub(crate) parameters: &'a BTreeMap<String, String>,
     pub(crate) archived: bool,
-    pub(crate) created_at: String,
-    pub(crate) updated_at: String,
+    pub(crate) created_at: Timestamp,
+    pub(crate) updated_at: Timestamp,
 }
 
+/// `pipeline show`, `create` and `demo`: the model's `Pipeline` with its fields in the
+/// documented order, stages without `pipeline_id`, metrics as the model serializes them.
 #[derive(Serialize)]
-pub(crate) struct MetricsJson {
-    pub(crate) bytes_processed: u64,
-    pub(crate) bytes_total: u64,
-    pub(crate) chunks_processed: u64,
-    pub(crate) chunks_total: u64,
-    pub(crate) start_time: Option<String>,
-    pub(crate) end_time: Option<String>,
-    pub(crate) processing_duration_ms: Option<u64>,
-    pub(crate) throughput_bytes_per_second: f64,
-    pub(crate) compression_ratio: Option<f64>,
-    pub(crate) error_count: u64,
-    pub(crate) warning_count: u64,
-    pub(crate) input_file_size_bytes: u64,
-    pub(crate) output_file_size_bytes: u64,
-    pub(crate) input_file_checksum: Option<String>,
-    pub(crate) output_file_checksum: Option<String>,
-}
-
-#[derive(Serialize)]
-pub(crate) struct PipelineJson {
-    pub(crate) id: String,
-    pub(crate) name: String,
+pub(crate) struct PipelineJson<'a> {
+    pub(crate) id: &'a PipelineId,
+    pub(crate) name: &'a str,
     pub(crate) archived: bool,
-    pub(crate) created_at: String,
-    pub(crate) updated_at: String,
-    pub(crate) tags: Vec<String>,
-    pub(crate) configuration: BTreeMap<String, String>,
-    pub(crate) stages: Vec<StageJson>,
-    pub(crate) metrics: Option<MetricsJson>,
+    pub(crate) created_at: Timestamp,
+    pub(crate) updated_at: Timestamp,
+    pub(crate) tags: &'a BTreeSet<String>,
+    pub(crate) configuration: &'a BTreeMap<String, String>,
+    pub(crate) stages: Vec<StageJson<'a>>,
+    pub(crate) metrics: Option<&'a ProcessingMetrics>,
 }
 
-impl From<&Pipeline> for PipelineJson {
-    fn from(p: &Pipeline) -> Self {
+impl<'a> From<&'a Pipeline> for PipelineJson<'a> {
+    fn from(p: &'a Pipeline) -> Self {
         Self {
-            id: p.id.to_string(),
-            name: p.name.clone(),
+            id: &p.id,
+            name: &p.name,
             archived: p.archived,
-            created_at: p.created_at.to_string(),
-            updated_at: p.updated_at.to_string(),
-            tags: p.tags.iter().cloned().collect(),
-            configuration: p.configuration.clone(),
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+            tags: &p.tags,
+            configuration: &p.configuration,
             stages: p
                 .stages
                 .iter()
                 .map(|s| StageJson {
-                    id: s.id.to_string(),
-                    name: s.name.clone(),
+                    id: &s.id,
+                    name: &s.name,
                     stage_type: s.stage_type.to_string(),
-                    algorithm: s.algorithm.clone(),
+                    algorithm: &s.algorithm,
                     enabled: s.enabled,
                     order: s.order,
                     parallel_processing: s.parallel_processing,
                     chunk_size: s.chunk_size,
-                    parameters: s.parameters.clone(),
+                    parameters: &s.parameters,
                     archived: s.archived,
-                    created_at: s.created_at.to_string(),
-                    updated_at: s.updated_at.to_string(),
+                    created_at: s.created_at,
+                    updated_at: s.updated_at,
                 })
                 .collect(),
-            metrics: p.metrics.as_ref().map(|m| MetricsJson {
-                bytes_processed: m.bytes_processed,
-                bytes_total: m.bytes_total,
-                chunks_processed: m.chunks_processed,
-                chunks_total: m.chunks_total,
-                start_time: m.start_time.map(|t| t.to_string()),
-                end_time: m.end_time.map(|t| t.to_string()),
-                processing_duration_ms: m
-                    .processing_duration
-                    .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
-                throughput_bytes_per_second: m.throughput_bytes_per_second,
-                compression_ratio: m.compression_ratio,
-                error_count: m.error_count,
-                warning_count: m.warning_count,
-                input_file_size_bytes: m.input_file_size_bytes,
-                output_file_size_bytes: m.output_file_size_bytes,
-                input_file_checksum: m.input_file_checksum.clone(),
-                output_file_checksum: m.output_file_checksum.clone(),
-            }),
+            metrics: p.metrics.as_ref(),
         }
     }
 }
 
+/// `check`: the report with `ok` first, migration rows as `migrate info` shows them and
+/// derived problems tagged by kind.
 #[derive(Serialize)]
-pub(crate) struct ViolationJson {
-    pub(crate) table: String,
-    pub(crate) rowid: Option<i64>,
-    pub(crate) parent: String,
-}
-
-impl From<&ForeignKeyViolation> for ViolationJson {
-    fn from(v: &ForeignKeyViolation) -> Self {
-        Self {
-            table: v.table.clone(),
-            rowid: v.rowid,
-            parent: v.parent.clone(),
-        }
-    }
-}
-
-#[derive(Serialize)]
-pub(crate) struct CheckJson {
+pub(crate) struct CheckJson<'a> {
     pub(crate) ok: bool,
-    pub(crate) integrity: Vec<String>,
-    pub(crate) foreign_keys: Vec<ViolationJson>,
+    pub(crate) integrity: &'a [String],
+    pub(crate) foreign_keys: &'a [ForeignKeyViolation],
     pub(crate) migrations: Vec<MigrationJson>,
     pub(crate) out_of_order: Vec<MigrationJson>,
     pub(crate) pending: Vec<MigrationJson>,
     pub(crate) line_endings: Vec<MigrationJson>,
-    pub(crate) drift: Vec<DifferenceJson>,
+    pub(crate) drift: &'a [Difference],
     pub(crate) derived: Vec<DerivedJson>,
-    pub(crate) other_histories: Vec<String>,
-    pub(crate) other_sets: Vec<DifferenceJson>,
+    pub(crate) other_histories: &'a [String],
+    pub(crate) other_sets: &'a [Difference],
 }
 
-impl From<&CheckReport> for CheckJson {
-    fn from(r: &CheckReport) -> Self {
+impl<'a> From<&'a CheckReport> for CheckJson<'a> {
+    fn from(r: &'a CheckReport) -> Self {
         Self {
             ok: r.is_ok(),
-            integrity: r.integrity.clone(),
-            foreign_keys: r.foreign_keys.iter().map(ViolationJson::from).collect(),
+            integrity: &r.integrity,
+            foreign_keys: &r.foreign_keys,
             migrations: r.migrations.iter().map(MigrationJson::from).collect(),
             out_of_order: r.out_of_order.iter().map(MigrationJson::from).collect(),
             pending: r.pending.iter().map(MigrationJson::from).collect(),
-            drift: r.drift.iter().map(DifferenceJson::from).collect(),
+            drift: &r.drift,
             line_endings: r.line_endings.iter().map(MigrationJson::from).collect(),
             derived: r.derived.iter().map(DerivedJson::from).collect(),
-            other_histories: r.other_histories.clone(),
-            other_sets: r.other_sets.iter().map(DifferenceJson::from).collect(),
+            other_histories: &r.other_histories,
+            other_sets: &r.other_sets,
         }
     }
 }
@@ -287,31 +187,14 @@ pub(crate) struct BaselinedJson {
     pub(crate) baselined: Vec<i64>,
 }
 
-/// `migrate repair`: what was repaired, by version.
+/// `migrate repair`: the library's report, and with `--derived` what was rewritten.
 #[derive(Serialize)]
-pub(crate) struct RepairJson {
-    pub(crate) checksums_rewritten: Vec<i64>,
-    pub(crate) marked_applied: Vec<i64>,
-    pub(crate) forgotten: Vec<i64>,
+pub(crate) struct RepairJson<'a> {
+    #[serde(flatten)]
+    pub(crate) history: &'a RepairReport,
     /// Only with `--derived`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) derived: Option<DerivedRepairJson>,
-}
-
-/// `migrate repair --derived`: what was rewritten.
-#[derive(Serialize)]
-pub(crate) struct DerivedRepairJson {
-    pub(crate) copies_rewritten: u64,
-    pub(crate) trigger_created: bool,
-}
-
-impl From<DerivedRepair> for DerivedRepairJson {
-    fn from(r: DerivedRepair) -> Self {
-        Self {
-            copies_rewritten: r.copies_rewritten,
-            trigger_created: r.trigger_created,
-        }
-    }
+    pub(crate) derived: Option<DerivedRepair>,
 }
 
 /// A problem with derived data, in `check`: `kind` says which.
@@ -377,66 +260,9 @@ impl From<&DerivedProblem> for DerivedJson {
     }
 }
 
-/// `migrate validate`: the versions run up, down and up again, and those without a down script.
-#[derive(Serialize)]
-pub(crate) struct ValidationJson {
-    pub(crate) reversible: Vec<i64>,
-    pub(crate) irreversible: Vec<i64>,
-}
-
-/// `migrate lint`: one finding.
-#[derive(Serialize)]
-pub(crate) struct FindingJson {
-    pub(crate) rule: &'static str,
-    pub(crate) version: i64,
-    pub(crate) file: String,
-    pub(crate) line: usize,
-    pub(crate) message: String,
-    pub(crate) why: String,
-    pub(crate) fix: String,
-    pub(crate) allowed: bool,
-}
-
-impl From<&Finding> for FindingJson {
-    fn from(f: &Finding) -> Self {
-        Self {
-            rule: f.rule,
-            version: f.version,
-            file: f.file.clone(),
-            line: f.line,
-            message: f.message.clone(),
-            why: f.why.clone(),
-            fix: f.fix.clone(),
-            allowed: f.allowed,
-        }
-    }
-}
-
-/// `migrate diff` and `check`: one way the schema differs from the migrations'.
-#[derive(Serialize)]
-pub(crate) struct DifferenceJson {
-    pub(crate) kind: String,
-    pub(crate) object: String,
-    pub(crate) property: &'static str,
-    pub(crate) expected: Option<String>,
-    pub(crate) found: Option<String>,
-}
-
-impl From<&Difference> for DifferenceJson {
-    fn from(d: &Difference) -> Self {
-        Self {
-            kind: d.kind.to_string(),
-            object: d.object.clone(),
-            property: d.property,
-            expected: d.expected.clone(),
-            found: d.found.clone(),
-        }
-    }
-}
-
 /// `migrate rehearse`: what the pending migrations did to a copy.
 #[derive(Serialize)]
-pub(crate) struct RehearsalJson {
+pub(crate) struct RehearsalJson<'a> {
     pub(crate) ok: bool,
     pub(crate) rows_lost: u64,
     pub(crate) copy_time_ns: u64,
@@ -444,21 +270,21 @@ pub(crate) struct RehearsalJson {
     pub(crate) size_after: u64,
     pub(crate) kept: Option<String>,
     pub(crate) failure: Option<String>,
-    pub(crate) integrity: Vec<String>,
-    pub(crate) findings: Vec<FindingJson>,
-    pub(crate) steps: Vec<RehearsalStepJson>,
+    pub(crate) integrity: &'a [String],
+    pub(crate) findings: &'a [Finding],
+    pub(crate) steps: Vec<RehearsalStepJson<'a>>,
 }
 
 #[derive(Serialize)]
-pub(crate) struct RehearsalStepJson {
+pub(crate) struct RehearsalStepJson<'a> {
     pub(crate) version: i64,
-    pub(crate) file: String,
+    pub(crate) file: &'a str,
     pub(crate) execution_time_ns: u64,
     pub(crate) rows: Vec<TableRowsJson>,
-    pub(crate) schema: Vec<DifferenceJson>,
+    pub(crate) schema: &'a [Difference],
     pub(crate) changes: Vec<ChangeJson>,
     pub(crate) lost_objects: Vec<LostObjectJson>,
-    pub(crate) foreign_keys: Vec<ViolationJson>,
+    pub(crate) foreign_keys: &'a [ForeignKeyViolation],
 }
 
 /// One schema change of a rehearsal step, in the migration's terms.
@@ -490,8 +316,8 @@ pub(crate) struct TableRowsJson {
     pub(crate) lost: u64,
 }
 
-impl From<&Rehearsal> for RehearsalJson {
-    fn from(r: &Rehearsal) -> Self {
+impl<'a> From<&'a Rehearsal> for RehearsalJson<'a> {
+    fn from(r: &'a Rehearsal) -> Self {
         Self {
             ok: r.is_ok(),
             rows_lost: r.rows_lost(),
@@ -500,14 +326,14 @@ impl From<&Rehearsal> for RehearsalJson {
             size_after: r.size_after,
             kept: r.kept.as_ref().map(|p| p.display().to_string()),
             failure: r.failure.clone(),
-            integrity: r.integrity.clone(),
-            findings: r.findings.iter().map(FindingJson::from).collect(),
+            integrity: &r.integrity,
+            findings: &r.findings,
             steps: r
                 .steps
                 .iter()
                 .map(|s| RehearsalStepJson {
                     version: s.version,
-                    file: s.file.clone(),
+                    file: &s.file,
                     execution_time_ns: nanos(s.elapsed),
                     rows: s
                         .rows
@@ -519,7 +345,7 @@ impl From<&Rehearsal> for RehearsalJson {
                             lost: t.lost(),
                         })
                         .collect(),
-                    schema: s.schema.iter().map(DifferenceJson::from).collect(),
+                    schema: &s.schema,
                     changes: s
                         .changes()
                         .map(|c| ChangeJson {
@@ -542,7 +368,7 @@ impl From<&Rehearsal> for RehearsalJson {
                             message: l.to_string(),
                         })
                         .collect(),
-                    foreign_keys: s.foreign_keys.iter().map(ViolationJson::from).collect(),
+                    foreign_keys: &s.foreign_keys,
                 })
                 .collect(),
         }
