@@ -199,14 +199,35 @@ pub fn applied(conn: &Connection) -> Result<Vec<AppliedMigration>> {
     Ok(HistoryTable::DEFAULT.read_history(conn)?)
 }
 
-/// What the runner needs of a history row to plan: no strings, and a checksum that is not a
-/// 48-byte SHA-384 kept as `None` (it can match nothing). Reading these costs no allocation per
-/// row, which keeps opening a database with a long history cheap.
+/// The part of a history row ([`AppliedMigration`]) that says what state its migration is in:
+/// no strings, and a checksum that is not a 48-byte SHA-384 kept as `None` (it can match
+/// nothing). The plan reads the history as these on every open, with no allocation per row,
+/// which keeps opening a database with a long history cheap; [`AppliedMigration::recorded`]
+/// gives the same of a whole row, so a row's state is decided by one rule
+/// ([`Migration::state_against`](super::Migration::state_against)) whichever way it was read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Recorded {
     pub version: i64,
     pub success: bool,
     pub checksum: Option<[u8; 48]>,
+}
+
+impl Recorded {
+    /// A recorded checksum as a SHA-384, or `None` when it is not one.
+    pub(crate) fn sha384(blob: &[u8]) -> Option<[u8; 48]> {
+        <[u8; 48]>::try_from(blob).ok()
+    }
+}
+
+impl AppliedMigration {
+    /// What of this row decides its migration's state.
+    pub(crate) fn recorded(&self) -> Recorded {
+        Recorded {
+            version: self.version,
+            success: self.success,
+            checksum: Recorded::sha384(&self.checksum),
+        }
+    }
 }
 
 impl HistoryTable {
@@ -260,11 +281,7 @@ impl HistoryTable {
             recorded.push(Recorded {
                 version: row.get(0)?,
                 success: row.get(1)?,
-                checksum: row
-                    .get_ref(2)?
-                    .as_blob()
-                    .ok()
-                    .and_then(|blob| <[u8; 48]>::try_from(blob).ok()),
+                checksum: row.get_ref(2)?.as_blob().ok().and_then(Recorded::sha384),
             });
         }
         if !recorded.is_sorted_by_key(|r| r.version) {

@@ -4,7 +4,7 @@
 use log::warn;
 
 use super::MigrateError;
-use super::{Migration, Migrator, Recorded, to_hex};
+use super::{Migration, MigrationState, Migrator, Recorded, to_hex};
 
 /// What to do when validation finds a problem of one kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -112,7 +112,13 @@ impl Migrator {
                     let warning = error.to_string();
                     decide(self.policies.missing, error, warning)?;
                 }
-                Some(m) if !applied.checksum.is_some_and(|c| m.matches_checksum(&c)) => {
+                Some(m) => {
+                    let line_endings_only = match m.state_against(*applied) {
+                        MigrationState::LineEndings => true,
+                        MigrationState::Modified => false,
+                        // Applied; a dirty row was refused above.
+                        _ => continue,
+                    };
                     let error = MigrateError::Modified {
                         version: m.version,
                         file: m.file.to_string(),
@@ -122,9 +128,6 @@ impl Migrator {
                             |c| to_hex(&c),
                         ),
                     };
-                    let line_endings_only = applied
-                        .checksum
-                        .is_some_and(|c| m.differs_only_in_line_endings(&c));
                     if line_endings_only {
                         let warning = format!(
                             "migration {} ({}) differs from the file that was applied only in line \
@@ -139,7 +142,6 @@ impl Migrator {
                         decide(self.policies.modified, error, warning)?;
                     }
                 }
-                Some(_) => {}
             }
         }
         let latest = history.last().map(|a| a.version);
@@ -184,7 +186,35 @@ mod tests {
         Recorded {
             version,
             success,
-            checksum: <[u8; 48]>::try_from(checksum).ok(),
+            checksum: Recorded::sha384(checksum),
+        }
+    }
+
+    /// A row's state comes from one rule, whichever way the row was read: as the plan reads it
+    /// and as `status` reads a whole row.
+    #[test]
+    fn one_rule_gives_a_rows_state() {
+        let m = Migration::new(1, "a", "SELECT 1;\nSELECT 2;\n");
+        let crlf = Migration::new(1, "a", "SELECT 1;\r\nSELECT 2;\r\n");
+        let other = Migration::new(1, "a", "SELECT 3;\n");
+        let cases: [(bool, &[u8], MigrationState); 5] = [
+            (true, &m.checksum, MigrationState::Applied),
+            (false, &m.checksum, MigrationState::Dirty),
+            (true, &crlf.checksum, MigrationState::LineEndings),
+            (true, &other.checksum, MigrationState::Modified),
+            (true, &m.checksum[..47], MigrationState::Modified),
+        ];
+        for (success, checksum, state) in cases {
+            assert_eq!(m.state_against(row(1, success, checksum)), state);
+            let whole = super::super::AppliedMigration {
+                version: 1,
+                description: "a".into(),
+                installed_on: "2025-01-01 00:00:00".into(),
+                success,
+                checksum: checksum.to_vec(),
+                execution_time: 1,
+            };
+            assert_eq!(m.state_against(whole.recorded()), state);
         }
     }
 

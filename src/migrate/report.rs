@@ -6,7 +6,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 use super::Result;
-use super::{AppliedMigration, Migration, Migrator};
+use super::{AppliedMigration, Migration, Migrator, Recorded};
 
 /// The state of one version, as [`Migrator::status`] reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -37,6 +37,21 @@ impl std::fmt::Display for MigrationState {
             Self::Dirty => "dirty",
             Self::LineEndings => "line-endings",
         })
+    }
+}
+
+impl Migration {
+    /// The state this migration is in by its history row: [`MigrationState::Dirty`] for a run
+    /// that did not finish, then by checksum [`Applied`](MigrationState::Applied),
+    /// [`LineEndings`](MigrationState::LineEndings) or [`Modified`](MigrationState::Modified).
+    /// The one rule for both the plan and [`Migrator::status`].
+    pub(crate) fn state_against(&self, row: Recorded) -> MigrationState {
+        match row.checksum {
+            _ if !row.success => MigrationState::Dirty,
+            Some(c) if self.matches_checksum(&c) => MigrationState::Applied,
+            Some(c) if self.differs_only_in_line_endings(&c) => MigrationState::LineEndings,
+            _ => MigrationState::Modified,
+        }
     }
 }
 
@@ -149,15 +164,9 @@ impl Migrator {
             .iter()
             .map(|m| {
                 let applied = history.iter().find(|a| a.version == m.version).cloned();
-                let state = match &applied {
-                    None => MigrationState::Pending,
-                    Some(a) if !a.success => MigrationState::Dirty,
-                    Some(a) if m.matches_checksum(&a.checksum) => MigrationState::Applied,
-                    Some(a) if m.differs_only_in_line_endings(&a.checksum) => {
-                        MigrationState::LineEndings
-                    }
-                    Some(_) => MigrationState::Modified,
-                };
+                let state = applied
+                    .as_ref()
+                    .map_or(MigrationState::Pending, |a| m.state_against(a.recorded()));
                 MigrationStatus {
                     version: m.version,
                     description: m.description.to_string(),
