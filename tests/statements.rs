@@ -1,38 +1,9 @@
 //! Reading costs a fixed number of statements, whatever the number of stages or pipelines.
 
-use std::sync::{Arc, Mutex};
-
+use crate::common::{TestResult, statements_run};
 use pipeline_store::initialize_database;
 use pipeline_store::model::{NewPipeline, NewStage, StageType};
 use pipeline_store::repo::pipelines::{self, ListQuery};
-use pipeline_store::rusqlite::Connection;
-use pipeline_store::rusqlite::trace::{TraceEvent, TraceEventCodes};
-
-use crate::common::TestResult;
-
-/// Counts the statements SQLite runs on `conn` while `f` runs.
-fn statements_run(
-    conn: &mut Connection,
-    f: impl FnOnce(&Connection) -> TestResult,
-) -> TestResult<Vec<String>> {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let sink = Arc::clone(&seen);
-    conn.trace_v2(
-        TraceEventCodes::SQLITE_TRACE_STMT,
-        Some(move |event: TraceEvent<'_>| {
-            if let TraceEvent::Stmt(_, sql) = event {
-                sink.lock().expect("not poisoned").push(sql.to_owned());
-            }
-        }),
-    )?;
-    f(conn)?;
-    conn.trace_v2(
-        TraceEventCodes::SQLITE_TRACE_STMT,
-        None::<fn(TraceEvent<'_>)>,
-    )?;
-    let seen = seen.lock().expect("not poisoned").clone();
-    Ok(seen)
-}
 
 fn pipeline(name: &str, stages: usize) -> NewPipeline {
     (0..stages).fold(NewPipeline::new(name).config("k", "v").tag("t"), |p, i| {

@@ -130,3 +130,29 @@ DROP TABLE pipelines;
 ALTER TABLE pipelines_new RENAME TO pipelines;
 CREATE INDEX IF NOT EXISTS idx_pipelines_name ON pipelines(name) WHERE archived = false;
 ";
+
+/// The statements SQLite runs on `conn` while `f` runs, as their text.
+pub fn statements_run(
+    conn: &mut Connection,
+    f: impl FnOnce(&Connection) -> TestResult,
+) -> TestResult<Vec<String>> {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = std::sync::Arc::clone(&seen);
+    conn.trace_v2(
+        pipeline_store::rusqlite::trace::TraceEventCodes::SQLITE_TRACE_STMT,
+        Some(
+            move |event: pipeline_store::rusqlite::trace::TraceEvent<'_>| {
+                if let pipeline_store::rusqlite::trace::TraceEvent::Stmt(_, sql) = event {
+                    sink.lock().expect("not poisoned").push(sql.to_owned());
+                }
+            },
+        ),
+    )?;
+    f(conn)?;
+    conn.trace_v2(
+        pipeline_store::rusqlite::trace::TraceEventCodes::SQLITE_TRACE_STMT,
+        None::<fn(pipeline_store::rusqlite::trace::TraceEvent<'_>)>,
+    )?;
+    let seen = seen.lock().expect("not poisoned").clone();
+    Ok(seen)
+}
