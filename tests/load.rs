@@ -17,7 +17,8 @@ use pipeline_store::schema::{self, OpenOptions};
 use pipeline_store::{Error, initialize_database};
 
 use crate::common::child::{
-    ARG, CHILD_LIMIT, KILL_AT, register_checkpoints, said, spawn, wait_bounded, wait_for, watch,
+    ARG, CHILD_ARGS, CHILD_LIMIT, KILL_AT, register_checkpoints, said, spawn, wait_bounded,
+    wait_for, watch,
 };
 use crate::common::{TempDb, TestResult, beside, raw};
 
@@ -348,14 +349,7 @@ fn a_no_transaction_migration_whose_process_died_is_dirty_and_a_running_one_is_i
 /// neither can be done here.
 fn run_as_unprivileged(url: &str) -> TestResult<Option<Vec<String>>> {
     let exe = std::env::current_exe()?;
-    let args = [
-        "--ignored",
-        "--exact",
-        "reliability::child_process",
-        "--nocapture",
-        "--test-threads",
-        "1",
-    ];
+    let args = CHILD_ARGS;
     let root = Command::new("id").arg("-u").output().is_ok_and(|o| {
         o.stdout
             == b"0

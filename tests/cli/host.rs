@@ -1,6 +1,6 @@
 //! A host program's database: its own tables and migration set beside the built-in ones.
 
-use super::{code, json, run, stderr, stdout};
+use super::{code, json, run, stderr, stdout, succeeded};
 use crate::common::{TempDb, TestResult, raw};
 
 #[test]
@@ -60,13 +60,7 @@ fn the_command_lists_checks_and_migrates_a_host_database_touching_only_the_set_i
     // The command's reading commands and check, on the file as it is.
     for args in [&["pipeline", "list"][..], &["migrate", "info"], &["check"]] {
         let out = run(&db, args);
-        assert_eq!(
-            code(&out),
-            Some(0),
-            "{args:?}: {}{}",
-            stdout(&out),
-            stderr(&out)
-        );
+        succeeded(args, &out);
     }
     let checked = run(&db, &["check"]);
     assert!(
@@ -99,13 +93,7 @@ fn the_command_lists_checks_and_migrates_a_host_database_touching_only_the_set_i
         &["run", "--dry-run"],
     ] {
         let out = run_host(args);
-        assert_eq!(
-            code(&out),
-            Some(0),
-            "{args:?}: {}{}",
-            stdout(&out),
-            stderr(&out)
-        );
+        succeeded(args, &out);
     }
     assert!(stdout(&run_host(&["diff"])).starts_with("no drift"));
 

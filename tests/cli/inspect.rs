@@ -216,30 +216,18 @@ fn migrate_rehearse_reports_what_an_upgrade_does_in_text_and_json() -> TestResul
     );
 
     let keep = db.dir.path().join("kept.db");
-    let kept = run(
-        &db,
-        &[
-            "migrate",
-            "rehearse",
-            "--source",
-            safe.to_str().ok_or("utf-8")?,
-            "--keep",
-            keep.to_str().ok_or("utf-8")?,
-        ],
-    );
+    let keeping = [
+        "migrate",
+        "rehearse",
+        "--source",
+        safe.to_str().ok_or("utf-8")?,
+        "--keep",
+        keep.to_str().ok_or("utf-8")?,
+    ];
+    let kept = run(&db, &keeping);
     assert_eq!(code(&kept), Some(0), "{}", stderr(&kept));
     assert!(keep.is_file());
-    let again = run(
-        &db,
-        &[
-            "migrate",
-            "rehearse",
-            "--source",
-            safe.to_str().ok_or("utf-8")?,
-            "--keep",
-            keep.to_str().ok_or("utf-8")?,
-        ],
-    );
+    let again = run(&db, &keeping);
     assert_eq!(
         code(&again),
         Some(2),

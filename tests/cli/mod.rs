@@ -107,3 +107,14 @@ pub(crate) fn run_within(
     }
     Ok(Some(child.wait_with_output()?))
 }
+
+/// Fails unless the command given `args` exited 0, showing what it printed.
+pub(crate) fn succeeded(args: &[&str], output: &Output) {
+    assert_eq!(
+        code(output),
+        Some(0),
+        "{args:?}: {}{}",
+        stdout(output),
+        stderr(output)
+    );
+}

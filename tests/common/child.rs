@@ -37,18 +37,21 @@ pub fn register_checkpoints(conn: &Connection, kill_at: Option<String>) -> TestR
     Ok(())
 }
 
+/// The arguments that make this test binary run one child process's role and nothing else.
+pub const CHILD_ARGS: [&str; 6] = [
+    "--ignored",
+    "--exact",
+    "reliability::child_process",
+    "--nocapture",
+    "--test-threads",
+    "1",
+];
+
 /// Starts a child in `role`; its stdout is piped.
 pub fn spawn(role: &str, url: &str, extra: &[(&str, &str)]) -> TestResult<Child> {
     let mut command = Command::new(std::env::current_exe()?);
     command
-        .args([
-            "--ignored",
-            "--exact",
-            "reliability::child_process",
-            "--nocapture",
-            "--test-threads",
-            "1",
-        ])
+        .args(CHILD_ARGS)
         .env(ROLE, role)
         .env(DB, url)
         .stdout(Stdio::piped())
