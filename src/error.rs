@@ -71,7 +71,7 @@ pub enum Error {
     /// read-only mount), and it was opened for writing.
     #[error(
         "cannot open {} for writing: this process may only read it; open it read-only \
-         (OpenOptions::read_only, mode=ro) or give this user write access",
+         (`OpenOptions::read_only`, or `mode=ro` in the URL) or give this user write access",
         path.display()
     )]
     FileNotWritable {
@@ -180,7 +180,7 @@ pub enum Error {
     #[error(
         "pipeline name `{name}` is taken{}",
         if *archived {
-            " by an archived pipeline; delete that pipeline (pipelines::delete) or rename it to free the name"
+            " by an archived pipeline; delete that pipeline (`pipelines::delete`) or rename it (`pipelines::rename`) to free the name"
         } else {
             ""
         }

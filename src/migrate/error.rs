@@ -185,7 +185,7 @@ pub enum MigrateError {
     /// Two migration sets opened together keep their history in the same table.
     #[error(
         "two migration sets given together both keep their history in {history}: give each its \
-         own table (Migrator::history_table)"
+         own table (`Migrator::history_table`)"
     )]
     SharedHistoryTable {
         /// The table.

@@ -407,3 +407,21 @@ fn a_reading_command_on_an_in_memory_url_says_there_is_nothing_to_read() -> Test
     }
     Ok(())
 }
+
+#[test]
+fn a_name_an_archived_pipeline_holds_is_refused_with_the_commands_that_free_it() -> TestResult {
+    let db = TempDb::new()?;
+    let create = ["pipeline", "create", "sunday", "--stage", "checksum:sha256"];
+    assert_eq!(code(&run(&db, &create)), Some(0));
+    assert_eq!(code(&run(&db, &["pipeline", "archive", "sunday"])), Some(0));
+    let taken = run(&db, &create);
+    assert_eq!(code(&taken), Some(2), "{}", stderr(&taken));
+    let said = stderr(&taken);
+    assert!(
+        said.contains("`pipeline-store pipeline delete`")
+            && said.contains("`pipeline-store pipeline rename`"),
+        "{said}"
+    );
+    assert!(!said.contains("pipelines::"), "no Rust function: {said}");
+    Ok(())
+}

@@ -62,6 +62,20 @@ const ADVICE: &[(&str, &str)] = &[
         "`pipeline-store migrate repair --derived`",
     ),
     ("`schema::check` lists", "`pipeline-store check` lists"),
+    (
+        "delete that pipeline (`pipelines::delete`) or rename it (`pipelines::rename`)",
+        "delete that pipeline (`pipeline-store pipeline delete`) or rename it (`pipeline-store \
+         pipeline rename`)",
+    ),
+    (
+        "open it read-only (`OpenOptions::read_only`, or `mode=ro` in the URL)",
+        "open it read-only (`pipeline-store --db 'sqlite://FILE?mode=ro'`, as the reading commands \
+         do by themselves)",
+    ),
+    (
+        "(`Migrator::history_table`)",
+        "(`pipeline-store migrate --history-table`)",
+    ),
 ];
 
 /// A library message with its API advice turned into the command that does the same.
@@ -292,11 +306,31 @@ mod tests {
                 detail: "malformed".into(),
             }
             .to_string(),
+            Error::NameTaken {
+                name: "nightly".into(),
+                archived: true,
+            }
+            .to_string(),
+            Error::FileNotWritable {
+                path: "app.db".into(),
+            }
+            .to_string(),
+            Error::from(MigrateError::SharedHistoryTable {
+                history: "_sqlx_migrations".into(),
+            })
+            .to_string(),
         ];
         for message in messages {
             let shown = in_command_terms(&message);
             assert_ne!(shown, message, "{message}");
-            for item in ["Migrator::", "DirtyRepair", "Repair::", "schema::"] {
+            for item in [
+                "Migrator::",
+                "DirtyRepair",
+                "Repair::",
+                "schema::",
+                "pipelines::",
+                "OpenOptions",
+            ] {
                 assert!(!shown.contains(item), "{item} in {shown}");
             }
             assert!(shown.contains("`pipeline-store "), "{shown}");
