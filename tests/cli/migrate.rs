@@ -464,6 +464,15 @@ fn a_long_migration_shows_a_progress_line_on_a_terminal_only() -> TestResult {
     };
     let shown = on_terminal("shown.db", false)?;
     assert!(shown.contains("applying 1_slow.sql: 1"), "{shown}");
+    // Cleared when the migration ends, before the report is printed.
+    let (drawn, after) = shown
+        .rsplit_once("applying 1_slow.sql: ")
+        .ok_or("a progress line")?;
+    let report = after.find("applied 1 migration(s)").ok_or("the report")?;
+    assert!(
+        after[..report].contains("\r\x1b[K"),
+        "the line is left on the screen: {drawn:?} {after:?}"
+    );
     let quiet = on_terminal("quiet.db", true)?;
     assert!(!quiet.contains("applying"), "{quiet}");
     // Not a terminal: nothing on stderr.

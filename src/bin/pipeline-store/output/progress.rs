@@ -1,6 +1,7 @@
 //! The progress line: on a terminal, while a migration has been running for more than a second,
 //! `applying 20250301000000_add_owner.sql: 4.1 s` on stderr, rewritten in place and cleared
-//! when it ends. Off with `--quiet` and when stderr is not a terminal.
+//! when it ends, before anything else is printed. Off with `--quiet` and when stderr is not a
+//! terminal.
 //!
 //! Every migrator the command runs is told to call `note` (`Migrator::on_progress`), which
 //! keeps what is running; a thread draws it. The logger here is `env_logger`, with the
@@ -14,17 +15,39 @@ use pipeline_store::migrate::{Migrator, Progress};
 
 use super::text::millis;
 
-/// What is running now: the file and since when.
-static RUNNING: Mutex<Option<(String, Instant)>> = Mutex::new(None);
+/// The line's state: what is running (the file and since when), and whether the line is on
+/// the screen. Drawing and clearing both happen with it locked, so a line is never drawn after
+/// its migration finished.
+struct Line {
+    running: Option<(String, Instant)>,
+    shown: bool,
+}
 
-/// Notes a migrator's progress, for the line.
+static LINE: Mutex<Line> = Mutex::new(Line {
+    running: None,
+    shown: false,
+});
+
+fn line() -> std::sync::MutexGuard<'static, Line> {
+    LINE.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Notes a migrator's progress, for the line; a finished migration's line is cleared at once,
+/// before anything else is printed.
 fn note(event: &Progress<'_>) {
-    let mut running = RUNNING
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut line = line();
     match event {
-        Progress::Started { file, .. } => *running = Some(((*file).to_owned(), Instant::now())),
-        Progress::Finished { .. } => *running = None,
+        Progress::Started { file, .. } => line.running = Some(((*file).to_owned(), Instant::now())),
+        Progress::Finished { .. } => {
+            line.running = None;
+            if line.shown {
+                let mut stderr = std::io::stderr().lock();
+                let _ = write!(stderr, "\r\x1b[K");
+                let _ = stderr.flush();
+                line.shown = false;
+            }
+        }
         // An event this version of the command does not show.
         _ => {}
     }
@@ -87,29 +110,19 @@ pub(crate) fn install(default_level: &str, show: bool) {
     }
 }
 
-/// Redraws the line every 100 ms for a migration running over a second; clears it after.
+/// Redraws the line every 100 ms for a migration running over a second.
 fn draw_line() {
-    let mut shown = false;
     loop {
         std::thread::sleep(Duration::from_millis(100));
-        let now = RUNNING
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
-        let mut stderr = std::io::stderr().lock();
-        match now {
-            Some((file, since)) if since.elapsed() >= Duration::from_secs(1) => {
-                let so_far = millis(u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX));
-                let _ = write!(stderr, "\r\x1b[Kapplying {file}: {so_far}");
-                shown = true;
-            }
-            None if shown => {
-                let _ = write!(stderr, "\r\x1b[K");
-                shown = false;
-            }
-            // Running for less than a second, or nothing running.
-            Some(_) | None => {}
+        let mut line = line();
+        if let Some((file, since)) = &line.running
+            && since.elapsed() >= Duration::from_secs(1)
+        {
+            let so_far = millis(u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX));
+            let mut stderr = std::io::stderr().lock();
+            let _ = write!(stderr, "\r\x1b[Kapplying {file}: {so_far}");
+            let _ = stderr.flush();
+            line.shown = true;
         }
-        let _ = stderr.flush();
     }
 }
