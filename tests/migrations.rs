@@ -862,5 +862,8 @@ fn on_progress_is_told_when_each_script_starts_and_stops_up_down_outside_a_trans
         migrator,
         "with and without a callback"
     );
+    // Debug output says whether there is one, without trying to show it.
+    assert!(format!("{migrator:?}").contains("progress: Some(..)"));
+    assert!(format!("{:?}", Migrator::from_dir(dir.path())?).contains("progress: None"));
     Ok(())
 }
