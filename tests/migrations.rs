@@ -867,3 +867,32 @@ fn on_progress_is_told_when_each_script_starts_and_stops_up_down_outside_a_trans
     assert!(format!("{:?}", Migrator::from_dir(dir.path())?).contains("progress: None"));
     Ok(())
 }
+
+#[test]
+fn an_open_with_the_embedded_set_reports_its_progress_through_a_copy_of_it() -> TestResult {
+    let db = TempDb::new()?;
+    let (migrator, told) = recording(schema::migrator().clone());
+    let (conn, report) = OpenOptions::new().open_with_migrator(&db.url(), &migrator)?;
+    let told = told.lock().expect("not poisoned").clone();
+    let expected: Vec<String> = report
+        .applied
+        .iter()
+        .flat_map(|step| {
+            let file = schema::migrator()
+                .migrations()
+                .iter()
+                .find(|m| m.version() == step.version)
+                .map(|m| m.file().to_owned())
+                .unwrap_or_default();
+            [
+                format!("start {} {file}", step.version),
+                format!("finish {} {file}", step.version),
+            ]
+        })
+        .collect();
+    assert_eq!(report.applied.len(), schema::migrator().migrations().len());
+    assert_eq!(told, expected);
+    // The copy is the embedded set: the database is up to date for it.
+    assert!(schema::migrator().pending(&conn)?.is_empty());
+    Ok(())
+}
