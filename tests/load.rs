@@ -220,6 +220,37 @@ fn a_backup_finishes_while_another_process_commits_continuously() -> TestResult 
     Ok(())
 }
 
+/// In rollback-journal mode a writer's lock keeps a reader out: a backup (and a rehearsal, on
+/// the same copy primitive) waits for it instead of failing.
+#[test]
+fn a_backup_of_a_rollback_journal_database_waits_for_a_writer_to_let_it_read() -> TestResult {
+    let db = TempDb::new()?;
+    let source = Connection::open(&db.path)?;
+    // No busy handler: the copy's own wait is what is tested.
+    source.busy_timeout(Duration::ZERO)?;
+    source.execute_batch(
+        "PRAGMA journal_mode = DELETE;
+         CREATE TABLE t (x INTEGER);
+         INSERT INTO t (x) VALUES (1), (2), (3);",
+    )?;
+    let writer = Connection::open(&db.path)?;
+    writer.execute_batch("BEGIN EXCLUSIVE; INSERT INTO t (x) VALUES (4);")?;
+    let (held, released) = std::sync::mpsc::channel();
+    let committer = std::thread::spawn(move || -> Result<(), String> {
+        held.send(()).map_err(|e| e.to_string())?;
+        std::thread::sleep(Duration::from_millis(300));
+        writer.execute_batch("COMMIT").map_err(|e| e.to_string())
+    });
+    released.recv()?;
+    let copy = db.dir.path().join("copy.db");
+    schema::backup(&source, &copy)?;
+    committer.join().map_err(|_| "the committer panicked")??;
+    let rows: i64 =
+        Connection::open(&copy)?.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?;
+    assert_eq!(rows, 4, "the copy waited for the commit and has its row");
+    Ok(())
+}
+
 #[test]
 fn racers_wait_for_a_running_no_transaction_migration_instead_of_calling_it_dirty() -> TestResult {
     let db = TempDb::new()?;

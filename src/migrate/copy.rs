@@ -12,14 +12,13 @@ const COPY_LOCK_WAIT: Duration = Duration::from_secs(30);
 /// Copies every page of the database `conn` is open on into the (new, empty) file `target` in
 /// one step, so the copy is one consistent snapshot read in one read transaction: writers go on
 /// meanwhile (WAL) and never make it start over, as they would between the steps of an
-/// incremental copy. The copy uses the rollback journal (one self-contained file) and is closed
-/// when this returns.
+/// incremental copy. `target` must exist ([`create_private`] makes it, with its permission
+/// bits): it is never created here. The copy uses the rollback journal (one self-contained
+/// file) and is closed when this returns.
 pub(crate) fn copy_into(conn: &Connection, target: &Path) -> rusqlite::Result<()> {
     let mut copy = Connection::open_with_flags(
         target,
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     {
         use rusqlite::backup::StepResult;
