@@ -7,8 +7,7 @@ use std::path::Path;
 use pipeline_store::migrate::{MigrationStatus, Migrator, Repair};
 use pipeline_store::schema::{self};
 
-use crate::args::Cli;
-use crate::args::{AllowArgs, SourceArgs};
+use crate::args::{AllowArgs, Cli, SourceArgs};
 use crate::commands::init::apply;
 use crate::output::json::{
     AddedJson, BaselinedJson, MigrationJson, RehearsalJson, RepairJson, RevertedJson, nanos,
