@@ -198,6 +198,22 @@ fn a_kept_copy_is_left_where_asked_and_never_overwrites() -> TestResult {
 }
 
 #[test]
+fn a_kept_copy_the_file_system_cannot_create_is_an_io_error_naming_it() -> TestResult {
+    let db = seeded()?;
+    let conn = initialize_database(&db.url())?;
+    // Longer than any file system's name limit (255 bytes): creating it fails, and not because
+    // something is there.
+    let keep = db.dir.path().join(format!("{}.db", "k".repeat(300)));
+    let result = with("CREATE TABLE t (x);")?.rehearse(&conn, Some(&keep));
+    assert!(
+        matches!(&result, Err(MigrateError::Io { operation, path, .. })
+            if *operation == "creating the rehearsed copy" && path == &keep),
+        "{result:?}"
+    );
+    Ok(())
+}
+
+#[test]
 fn a_copy_into_a_missing_directory_names_it_and_leaves_nothing() -> TestResult {
     let db = seeded()?;
     let conn = initialize_database(&db.url())?;
