@@ -213,6 +213,40 @@ fn a_kept_copy_the_file_system_cannot_create_is_an_io_error_naming_it() -> TestR
     Ok(())
 }
 
+/// The copy a rehearsal runs on is made beside the database (same file system, so its size and
+/// speed are the real ones) and removed after; the progress callback looks while it runs.
+#[test]
+fn a_rehearsal_copies_beside_the_database_and_removes_its_copy() -> TestResult {
+    let db = seeded()?;
+    let conn = initialize_database(&db.url())?;
+    let dir = db.dir.path().to_path_buf();
+    let scratch = |dir: &Path| -> Vec<String> {
+        std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|name| name.starts_with(".pipelines.db.rehearsal-"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let noted = std::sync::Arc::clone(&seen);
+    let beside = dir.clone();
+    let migrator = with("CREATE TABLE t (x);")?.on_progress(move |_| {
+        noted.lock().expect("not poisoned").extend(scratch(&beside));
+    });
+    assert!(migrator.rehearse(&conn, None)?.is_ok());
+    let seen = seen.lock().expect("not poisoned").clone();
+    assert!(
+        !seen.is_empty(),
+        "no rehearsal directory beside the database"
+    );
+    assert!(scratch(&dir).is_empty(), "left behind: {:?}", scratch(&dir));
+    Ok(())
+}
+
 #[test]
 fn a_copy_into_a_missing_directory_names_it_and_leaves_nothing() -> TestResult {
     let db = seeded()?;
