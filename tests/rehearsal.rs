@@ -355,6 +355,29 @@ fn lost(rehearsal: &schema::Rehearsal) -> Vec<(ObjectKind, String, String)> {
         .collect()
 }
 
+/// Dropping one object by name excuses that one only: not the others of its kind, not another
+/// kind's of that name.
+#[test]
+fn an_object_dropped_by_name_does_not_excuse_another_the_rebuild_lost() -> TestResult {
+    let db = seeded()?;
+    let conn = initialize_database(&db.url())?;
+    let careless = format!(
+        "-- foreign-keys: off\nDROP INDEX IF EXISTS idx_unrelated;\n\
+         DROP TRIGGER IF EXISTS idx_pipelines_archived_name;\n{REBUILD_PIPELINES}"
+    );
+    let rehearsal = with(&careless)?.rehearse(&conn, None)?;
+    let names: Vec<String> = lost(&rehearsal)
+        .into_iter()
+        .map(|(_, name, _)| name)
+        .collect();
+    assert_eq!(
+        names,
+        ["idx_pipelines_archived_name", "pipelines_copy_to_tags"],
+        "{rehearsal:#?}"
+    );
+    Ok(())
+}
+
 #[test]
 fn a_rebuild_that_forgets_a_trigger_and_an_index_loses_them_by_name() -> TestResult {
     let db = seeded()?;
