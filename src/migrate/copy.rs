@@ -1,7 +1,7 @@
 //! A consistent copy of a live database into a new file: the primitive under both the
 //! rehearsal (here) and `schema::backup` (which adds naming, publishing and cleanup on top).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags};
@@ -77,6 +77,27 @@ pub(crate) fn create_private(path: &Path, mode: Option<u32>) -> std::io::Result<
     #[cfg(not(unix))]
     let _ = mode;
     options.open(path)
+}
+
+/// The directory `path` is in (`.` for a bare file name).
+pub(crate) fn directory_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or_else(|| Path::new("."))
+}
+
+/// A hidden name beside `path` that no other process and no earlier call of this one takes:
+/// `.{file}.{tag}{pid}-{nanos}{suffix}` (`fallback` for a path without a file name).
+pub(crate) fn private_name(path: &Path, fallback: &str, tag: &str, suffix: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    directory_of(path).join(format!(
+        ".{}.{tag}{}-{nanos}{suffix}",
+        path.file_name()
+            .map_or_else(|| fallback.into(), |n| n.to_string_lossy()),
+        std::process::id()
+    ))
 }
 
 /// Removes a copy and the journal files SQLite may have left beside it.

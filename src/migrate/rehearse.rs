@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
-use super::copy::{copy_into, create_private, remove_copy, source_mode};
+use super::copy::{
+    copy_into, create_private, directory_of, private_name, remove_copy, source_mode,
+};
 use super::error::{MigrateError, Result};
 use super::{LostObject, Migration, Migrator, Rehearsal, RehearsalStep, Script, TableRows};
 
@@ -152,8 +154,8 @@ fn take_copy(conn: &Connection, path: &Path) -> Result<()> {
     if std::fs::symlink_metadata(path).is_ok() {
         return Err(exists());
     }
-    let directory = path.parent().filter(|d| !d.as_os_str().is_empty());
-    if let Some(directory) = directory.filter(|d| !d.is_dir()) {
+    let directory = directory_of(path);
+    if !directory.is_dir() {
         return Err(MigrateError::CopyDirectoryNotFound {
             path: path.to_path_buf(),
             directory: directory.to_path_buf(),
@@ -192,20 +194,7 @@ impl Drop for Scratch {
 }
 
 fn tempfile_dir(database: &Path) -> Result<Scratch> {
-    let parent = database
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or_else(|| Path::new("."));
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let path = parent.join(format!(
-        ".{}.rehearsal-{}-{nanos}",
-        database
-            .file_name()
-            .map_or_else(|| "database".into(), |n| n.to_string_lossy()),
-        std::process::id()
-    ));
+    let path = private_name(database, "database", "rehearsal-", "");
     std::fs::create_dir(&path).map_err(|source| MigrateError::Io {
         operation: "creating the rehearsal's directory",
         path: path.clone(),

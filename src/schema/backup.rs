@@ -8,7 +8,9 @@ use rusqlite::Connection;
 
 use super::file::check_parent;
 use crate::error::{Error, Result};
-use crate::migrate::copy::{copy_into, create_private, remove_copy, source_mode};
+use crate::migrate::copy::{
+    copy_into, create_private, directory_of, private_name, remove_copy, source_mode,
+};
 
 /// Copies the database into `dir`, before the migrations `versions` (the first and the last
 /// pending) are applied, when it holds tables.
@@ -82,21 +84,9 @@ pub fn backup(conn: &Connection, target: impl AsRef<Path>) -> Result<()> {
         });
     }
     check_parent(target)?;
-    let directory = target
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or_else(|| Path::new("."));
+    let directory = directory_of(target);
     remove_stale_partials(directory);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let partial = target.with_file_name(format!(
-        ".{}.{}-{nanos}{PARTIAL_SUFFIX}",
-        target
-            .file_name()
-            .map_or_else(|| "backup".into(), |n| n.to_string_lossy()),
-        std::process::id()
-    ));
+    let partial = private_name(target, "backup", "", PARTIAL_SUFFIX);
     let io_error = |operation, source| Error::Io {
         operation,
         path: partial.clone(),

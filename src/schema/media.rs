@@ -32,11 +32,7 @@ use crate::error::{Error, Result};
 /// (or when that cannot be told). Creates and removes a probe file, so it is only asked after
 /// SQLite refused something.
 pub(super) fn unwritable_directory(path: &Path) -> Option<PathBuf> {
-    let directory = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or_else(|| Path::new("."))
-        .to_path_buf();
+    let directory = crate::migrate::copy::directory_of(path).to_path_buf();
     let probe = directory.join(format!(
         ".{}.{}.write-probe",
         path.file_name()
